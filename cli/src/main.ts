@@ -1,0 +1,1 @@
+console.log('clip-search: not yet');

@@ -1,0 +1,16 @@
+/** Settings of an embedder, validated from the environment by `loadConfig` (see config/). */
+export interface EmbedderConfig {
+  /** A local model folder (`CLIP_MODEL_DIR`); when unset, `modelName` is fetched into `modelCacheDir`. */
+  readonly modelDir: string | undefined;
+  /** A model from the built-in catalog, downloaded on first use (`CLIP_MODEL`). */
+  readonly modelName: string;
+  readonly modelCacheDir: string;
+  /** ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (`ONNX_THREADS`). */
+  readonly threads: number;
+  /** Micro-batching: the most images or texts run together (`EMBED_MAX_BATCH`). */
+  readonly maxBatchSize: number;
+  /** Micro-batching: how long the first waiting item waits for company (`EMBED_MAX_WAIT_MS`). */
+  readonly maxWaitMs: number;
+  /** Decoding refuses images with more pixels than this (decompression bombs; `MAX_IMAGE_PIXELS`). */
+  readonly maxImagePixels: number;
+}

@@ -1,0 +1,34 @@
+/** @jest-config-loader esbuild-register */
+import type { Config } from 'jest';
+
+// One Jest run for the whole workspace; TypeScript is compiled by SWC (type checking is `pnpm typecheck`).
+const config: Config = {
+  testEnvironment: 'node',
+  roots: [
+    '<rootDir>/core',
+    '<rootDir>/cli',
+    '<rootDir>/gateway',
+    '<rootDir>/ingest-worker',
+    '<rootDir>/protos',
+  ],
+  testMatch: ['**/test/**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: false },
+          target: 'es2022',
+        },
+        module: { type: 'commonjs' },
+      },
+    ],
+  },
+  moduleFileExtensions: ['ts', 'js', 'json', 'node'],
+  testTimeout: 30_000,
+  // Tests share two cores with ONNX Runtime's own threads: run files two at a time.
+  maxWorkers: 2,
+};
+
+export default config;

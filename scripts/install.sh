@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine with Node.js 20+ (and nothing else of ours).
+# The README's first command runs this; so does CI (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$PNPM_VERSION" ]; then
+  echo "Installing pnpm $PNPM_VERSION (npm install -g)…"
+  npm install -g "pnpm@$PNPM_VERSION" --no-audit --no-fund --loglevel=error
+fi
+
+# onnxruntime-node: its CPU binary ships in the package; its install script only downloads CUDA files
+# (and fails offline). pnpm-workspace.yaml denies that script; this covers npm/yarn users too.
+export ONNXRUNTIME_NODE_INSTALL=skip
+export ONNXRUNTIME_NODE_INSTALL_CUDA=skip
+# Native addons (better-sqlite3, usearch, hnswlib-node) compile with node-gyp. Where Node's headers are
+# installed system-wide, use them instead of downloading a headers tarball.
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then
+  export npm_config_nodedir=/usr
+fi
+
+if [ "${CI:-}" = "true" ]; then
+  pnpm install --frozen-lockfile
+else
+  pnpm install
+fi

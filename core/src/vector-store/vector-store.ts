@@ -1,0 +1,79 @@
+/**
+ * The port every service stores and searches vectors through. Adapters: the embedded on-disk store
+ * (default, one machine) and Milvus (distributed). Scores are cosine similarities of L2-normalized vectors.
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type Metadata = Readonly<Record<string, JsonValue>>;
+
+/** What is stored per image besides its vector. */
+export interface ItemRecord {
+  /** Stable id (a hash of the source URI for ingested files). */
+  readonly id: string;
+  /** Where the image lives: file:///…, s3://…, or an upload's URI. */
+  readonly uri: string;
+  /** Content hash or ETag: unchanged sources are skipped on re-ingest. */
+  readonly contentHash: string;
+  readonly width: number;
+  readonly height: number;
+  /** The embedder model id the vector comes from. */
+  readonly modelId: string;
+  /** ISO 8601 time the item was (last) ingested. */
+  readonly ingestedAt: string;
+  readonly metadata: Metadata;
+}
+
+export interface VectorItem extends ItemRecord {
+  /** L2-normalized, `dim` floats. */
+  readonly vector: Float32Array;
+}
+
+export type FilterScalar = string | number | boolean;
+/** A scalar means equality; `prefix` applies to strings; `in` is any-of. */
+export type FieldCondition =
+  | FilterScalar
+  | { readonly eq: FilterScalar }
+  | { readonly prefix: string }
+  | { readonly in: readonly FilterScalar[] };
+/** Every condition must hold. Keys name metadata fields, or `uri` for the source URI. */
+export type MetadataFilter = Readonly<Record<string, FieldCondition>>;
+
+export interface SearchRequest {
+  readonly vector: Float32Array;
+  readonly k: number;
+  readonly offset?: number;
+  readonly filter?: MetadataFilter;
+  /** Drop hits whose cosine similarity is below this. */
+  readonly minScore?: number;
+}
+
+export interface SearchHit {
+  readonly score: number;
+  readonly item: ItemRecord;
+}
+
+export interface ScanPage {
+  readonly items: ItemRecord[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  readonly next?: string;
+}
+
+export interface VectorStore {
+  readonly dim: number;
+  readonly modelId: string;
+  /** Insert or replace by id. Durable once the promise resolves (survives kill -9). */
+  upsert(items: readonly VectorItem[]): Promise<void>;
+  /** Returns how many of the ids existed. */
+  delete(ids: readonly string[]): Promise<number>;
+  /** One slot per id, undefined where unknown. */
+  get(ids: readonly string[]): Promise<(ItemRecord | undefined)[]>;
+  /** The stored vector of one item (for "more like this"), undefined when unknown. */
+  getVector(id: string): Promise<Float32Array | undefined>;
+  count(filter?: MetadataFilter): Promise<number>;
+  /** Sorted by score descending; ties broken by id for stable pagination. */
+  search(request: SearchRequest): Promise<SearchHit[]>;
+  /** Items in id order, for sweeps and listings. */
+  scan(options: { readonly filter?: MetadataFilter; readonly after?: string; readonly limit: number }): Promise<ScanPage>;
+  health(): Promise<{ readonly ok: boolean; readonly detail?: string }>;
+  close(): Promise<void>;
+}

@@ -12,6 +12,8 @@ const config: Config = {
     '<rootDir>/protos',
   ],
   testMatch: ['**/test/**/*.test.ts'],
+  // Node's own typed arrays in every test realm (onnxruntime-node's tensors; see the file).
+  setupFiles: ['<rootDir>/core/test/helpers/node-realm-typed-arrays.ts'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

@@ -72,3 +72,17 @@ export class ConfigError extends ClipSearchError {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
+
+/** An ingest source URI is malformed, not a `file://` absolute path, or not an existing folder. */
+export class InvalidSourceError extends ClipSearchError {
+  readonly type = 'invalid-source';
+  readonly status = 400;
+  readonly title = 'Invalid ingest source';
+}
+
+/** An ingest source lies outside the folders the configuration allows (INGEST_ROOTS, CORPUS_DIR). */
+export class ForbiddenSourceError extends ClipSearchError {
+  readonly type = 'source-forbidden';
+  readonly status = 403;
+  readonly title = 'Ingest source not allowed';
+}

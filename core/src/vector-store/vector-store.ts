@@ -73,7 +73,11 @@ export interface VectorStore {
   /** Sorted by score descending; ties broken by id for stable pagination. */
   search(request: SearchRequest): Promise<SearchHit[]>;
   /** Items in id order, for sweeps and listings. */
-  scan(options: { readonly filter?: MetadataFilter; readonly after?: string; readonly limit: number }): Promise<ScanPage>;
+  scan(options: {
+    readonly filter?: MetadataFilter;
+    readonly after?: string;
+    readonly limit: number;
+  }): Promise<ScanPage>;
   health(): Promise<{ readonly ok: boolean; readonly detail?: string }>;
   close(): Promise<void>;
 }

@@ -1,0 +1,6 @@
+import { renderConfigTable } from '@clip-search/core';
+
+/** `clip-search config`: the environment variables, their defaults and meaning, as a Markdown table. */
+export function configCommand(): void {
+  process.stdout.write(renderConfigTable());
+}

@@ -1,0 +1,186 @@
+import { BYTE_ALPHABET, fromByteChars, toByteChars } from './byte-alphabet';
+
+/** One merge rule: two adjacent symbols that become one. Its rank is its position in the merges file. */
+export type BpeMerge = readonly [string, string];
+
+/** Marks the last symbol of a word, so `dog</w>` (a whole word) and `dog` (a prefix) are different tokens. */
+const END_OF_WORD = '</w>';
+
+// Rank and position share one heap key: rank · 2^32 + position (ranks < 2^16, positions < 2^32).
+const POSITION_SPAN = 2 ** 32;
+
+// Cache the common words; skip long pieces so that odd input cannot fill memory.
+const CACHE_MAX_ENTRIES = 50_000;
+const CACHE_MAX_PIECE_LENGTH = 64;
+
+/**
+ * CLIP's byte-level BPE: the vocabulary (bytes, bytes ending a word, one token per merge, then the special
+ * tokens) and the merge procedure of `simple_tokenizer.py`.
+ */
+export class BytePairEncoder {
+  private readonly ranks = new Map<string, number>();
+  private readonly ids = new Map<string, number>();
+  private readonly tokens: string[];
+  private readonly cache = new Map<string, readonly number[]>();
+
+  constructor(merges: readonly BpeMerge[], specialTokens: readonly string[]) {
+    const vocab = [
+      ...BYTE_ALPHABET,
+      ...BYTE_ALPHABET.map((c) => c + END_OF_WORD),
+      ...merges.map(([a, b]) => a + b),
+      ...specialTokens,
+    ];
+    // Later duplicates win, as in the reference's dict(zip(...)).
+    vocab.forEach((token, id) => this.ids.set(token, id));
+    merges.forEach(([a, b], rank) => this.ranks.set(pairKey(a, b), rank));
+    this.tokens = vocab;
+  }
+
+  get vocabSize(): number {
+    return this.tokens.length;
+  }
+
+  /** The id of a vocabulary entry (a byte-level string, or a special token). */
+  idOf(token: string): number | undefined {
+    return this.ids.get(token);
+  }
+
+  /** The ids of one pre-tokenized word (text as typed, not yet UTF-8 encoded). */
+  encodeWord(word: string): readonly number[] {
+    const cached = this.cache.get(word);
+    if (cached) return cached;
+    const ids = this.merge(toByteChars(word)).map((symbol) => {
+      const id = this.ids.get(symbol);
+      // Every merge result is itself in the vocabulary, so this only fires on a broken invariant.
+      if (id === undefined)
+        throw new Error(`BPE produced ${JSON.stringify(symbol)}, which is not in the vocabulary`);
+      return id;
+    });
+    if (word.length <= CACHE_MAX_PIECE_LENGTH) {
+      if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(word, ids);
+    }
+    return ids;
+  }
+
+  /** Text back from ids: `</w>` becomes a space, invalid UTF-8 becomes U+FFFD. Unknown ids are skipped. */
+  decode(ids: readonly number[]): string {
+    const chars = ids.map((id) => this.tokens[id] ?? '').join('');
+    return fromByteChars(chars).toString('utf8').replaceAll(END_OF_WORD, ' ');
+  }
+
+  /**
+   * Applies merges to a word's byte characters until none applies. The reference repeatedly takes the
+   * lowest-ranked adjacent pair and merges all its occurrences left to right; rescanning the word each
+   * time is quadratic, so a priority queue keyed by (rank, position) does the same in O(n log n): all
+   * entries of one rank (one pair, since ranks are unique) are popped in position order and merged as a
+   * batch, and the pairs that batch creates enter the queue only after it, exactly like the rescan.
+   */
+  private merge(byteChars: string): string[] {
+    // Byte characters are all in the BMP: one UTF-16 unit each.
+    const n = byteChars.length;
+    const symbols: string[] = [];
+    for (let i = 0; i < n; i++)
+      symbols.push(i === n - 1 ? byteChars.charAt(i) + END_OF_WORD : byteChars.charAt(i));
+    if (n <= 1) return symbols;
+
+    // A doubly linked list over positions; a merged symbol keeps its left position.
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    const alive = new Uint8Array(n).fill(1);
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    const symbolAt = (i: number): string => symbols[i] ?? '';
+    const rankAt = (i: number): number | undefined => {
+      const j = next[i] ?? -1;
+      return j < 0 ? undefined : this.ranks.get(pairKey(symbolAt(i), symbolAt(j)));
+    };
+
+    const queue = new MinHeap();
+    const enqueue = (i: number): void => {
+      const rank = i < 0 ? undefined : rankAt(i);
+      if (rank !== undefined) queue.push(rank * POSITION_SPAN + i);
+    };
+    for (let i = 0; i < n - 1; i++) enqueue(i);
+
+    const merged: number[] = [];
+    while (queue.size > 0) {
+      const rank = Math.floor((queue.peek() ?? 0) / POSITION_SPAN);
+      merged.length = 0;
+      while (queue.size > 0 && Math.floor((queue.peek() ?? 0) / POSITION_SPAN) === rank) {
+        const i = (queue.pop() ?? 0) % POSITION_SPAN;
+        // Stale entry: its symbols were merged into something else since it was queued.
+        if (alive[i] !== 1 || rankAt(i) !== rank) continue;
+        const j = next[i] ?? -1;
+        symbols[i] = symbolAt(i) + symbolAt(j);
+        alive[j] = 0;
+        const after = next[j] ?? -1;
+        next[i] = after;
+        if (after >= 0) prev[after] = i;
+        merged.push(i);
+      }
+      for (const i of merged) {
+        if (alive[i] !== 1) continue;
+        enqueue(prev[i] ?? -1);
+        enqueue(i);
+      }
+    }
+
+    const out: string[] = [];
+    for (let i = 0; i >= 0; i = next[i] ?? -1) out.push(symbolAt(i));
+    return out;
+  }
+}
+
+function pairKey(a: string, b: string): string {
+  // Symbols never contain a space (the byte alphabet moves it to U+0120).
+  return `${a} ${b}`;
+}
+
+/** A binary min-heap of numbers. */
+class MinHeap {
+  private readonly items: number[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): number | undefined {
+    return this.items[0];
+  }
+
+  push(value: number): void {
+    const items = this.items;
+    let i = items.push(value) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = items[parent] ?? 0;
+      if (p <= value) break;
+      items[i] = p;
+      i = parent;
+    }
+    items[i] = value;
+  }
+
+  pop(): number | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child = right < items.length && (items[right] ?? 0) < (items[left] ?? 0) ? right : left;
+      const c = items[child] ?? 0;
+      if (c >= last) break;
+      items[i] = c;
+      i = child;
+    }
+    items[i] = last;
+    return top;
+  }
+}

@@ -1,0 +1,183 @@
+import os from 'node:os';
+import type { ClipTokenizer, TokenizedText } from '../clip/clip-tokenizer';
+import type { ImagePreprocessor, PreprocessedImage } from '../clip/image-preprocessor';
+import { BackendUnavailableError, InvalidImageError, InvalidInputError } from '../errors/clip-search-error';
+import type { Metrics } from '../metrics/metrics';
+import type { ModelManifest } from '../model/model-manifest';
+import { AsyncSemaphore } from './async-semaphore';
+import type { Embedder, ImageEmbedding, ImageInput, ModelInfo, TextEmbedding } from './embedder';
+import type { InferenceBackend } from './inference-backend';
+import { l2NormalizedRow } from './l2-normalize';
+import { MicroBatcher } from './micro-batcher';
+
+export interface ClipEmbedderOptions {
+  readonly backend: InferenceBackend;
+  readonly tokenizer: ClipTokenizer;
+  readonly preprocessor: ImagePreprocessor;
+  readonly manifest: ModelManifest;
+  /** Micro-batching: the most items per model call (capped by the backend's own limit). */
+  readonly maxBatchSize: number;
+  /** Micro-batching: how long the oldest waiting item waits for company. */
+  readonly maxWaitMs: number;
+  /** Images decoded at once, across all calls (default: one per core, at least 2). */
+  readonly preprocessConcurrency?: number;
+  /**
+   * Images preprocessed or being preprocessed but not yet embedded, across all calls (default: two
+   * batches). Bounds memory (a 224² tensor is 600 kB) while keeping the next batch ready.
+   */
+  readonly maxPendingImages?: number;
+  readonly metrics?: Metrics;
+}
+
+/** Any failure to turn one input into pixels is that input's own error, never its batch's. */
+function asInvalidImage(error: unknown): InvalidImageError {
+  if (error instanceof InvalidImageError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new InvalidImageError(message, { cause: error });
+}
+
+/**
+ * The Embedder over any InferenceBackend (ONNX Runtime in-process, Triton): preprocessing, tokenizing,
+ * micro-batching and normalization live here once, so both backends give the same embeddings.
+ *
+ * Images flow through a pipeline: each is decoded (bounded concurrency) and handed to the vision
+ * batcher as soon as it is ready, so decoding the next images overlaps inference of the current batch;
+ * a bad image becomes its own slot's error. Text batches are cut to their longest real sequence: the
+ * CLIP text tower is causal and pools at the end-of-text token, so the padding after it cannot change
+ * the result, and running 12 positions instead of 77 is several times faster.
+ */
+export class ClipEmbedder implements Embedder {
+  readonly info: ModelInfo;
+  readonly manifest: ModelManifest;
+  readonly backend: InferenceBackend;
+  readonly tokenizer: ClipTokenizer;
+  readonly preprocessor: ImagePreprocessor;
+
+  private readonly vision: MicroBatcher<Float32Array, Float32Array>;
+  private readonly text: MicroBatcher<TokenizedText, Float32Array>;
+  private readonly decodeSlots: AsyncSemaphore;
+  private readonly pendingSlots: AsyncSemaphore;
+  private readonly metrics: Metrics | undefined;
+  private closed = false;
+
+  constructor(options: ClipEmbedderOptions) {
+    const { backend, manifest } = options;
+    this.backend = backend;
+    this.tokenizer = options.tokenizer;
+    this.preprocessor = options.preprocessor;
+    this.manifest = manifest;
+    this.metrics = options.metrics;
+    this.info = {
+      id: manifest.name,
+      dim: manifest.dim,
+      imageSize: manifest.image.size,
+      contextLength: manifest.text.contextLength,
+    };
+    const maxBatchSize = Math.min(options.maxBatchSize, backend.maxBatchSize);
+    this.vision = new MicroBatcher({
+      maxBatchSize,
+      maxWaitMs: options.maxWaitMs,
+      run: (items) => this.runVision(items),
+      onBatch: (n) => this.metrics?.embeddingBatchSize.labels('image').observe(n),
+    });
+    this.text = new MicroBatcher({
+      maxBatchSize,
+      maxWaitMs: options.maxWaitMs,
+      run: (items) => this.runText(items),
+      onBatch: (n) => this.metrics?.embeddingBatchSize.labels('text').observe(n),
+    });
+    this.decodeSlots = new AsyncSemaphore(
+      options.preprocessConcurrency ?? Math.max(2, os.availableParallelism()),
+    );
+    this.pendingSlots = new AsyncSemaphore(options.maxPendingImages ?? 2 * maxBatchSize);
+  }
+
+  async embedImages(images: readonly ImageInput[]): Promise<ImageEmbedding[]> {
+    this.assertOpen();
+    return Promise.all(images.map((image) => this.embedImage(image)));
+  }
+
+  async embedTexts(texts: readonly string[]): Promise<TextEmbedding[]> {
+    this.assertOpen();
+    const tokenized = texts.map((text, i) => {
+      if (typeof text !== 'string') throw new InvalidInputError(`texts[${i}] is not a string.`);
+      return this.tokenizer.tokenize(text);
+    });
+    const embeddings = await this.text.submitAll(tokenized);
+    return embeddings.map((embedding, i) => ({
+      embedding,
+      truncated: (tokenized[i] as TokenizedText).truncated,
+    }));
+  }
+
+  async isReady(): Promise<boolean> {
+    return !this.closed && (await this.backend.isReady());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([this.vision.close(), this.text.close()]);
+    await this.backend.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BackendUnavailableError('The embedder is closed.');
+  }
+
+  private async embedImage(input: ImageInput): Promise<ImageEmbedding> {
+    await this.pendingSlots.acquire();
+    try {
+      let image: PreprocessedImage;
+      try {
+        image = await this.decodeSlots.use(() => this.preprocess(input));
+      } catch (error) {
+        return { ok: false, error: asInvalidImage(error) };
+      }
+      const embedding = await this.vision.submit(image.pixels);
+      return { ok: true, embedding, width: image.width, height: image.height };
+    } finally {
+      this.pendingSlots.release();
+    }
+  }
+
+  private async preprocess(input: ImageInput): Promise<PreprocessedImage> {
+    const stop = this.metrics?.preprocessDuration.startTimer();
+    try {
+      return await this.preprocessor.preprocess(input);
+    } finally {
+      stop?.();
+    }
+  }
+
+  private async runVision(items: readonly Float32Array[]): Promise<Float32Array[]> {
+    const { size } = this.manifest.image;
+    const stride = 3 * size * size;
+    const data = new Float32Array(items.length * stride);
+    items.forEach((pixels, i) => {
+      if (pixels.length !== stride) {
+        throw new InvalidInputError(
+          `A preprocessed image holds ${pixels.length} floats; ${stride} expected.`,
+        );
+      }
+      data.set(pixels, i * stride);
+    });
+    const stop = this.metrics?.embeddingDuration.labels('image', this.backend.kind).startTimer();
+    const raw = await this.backend.runVision({ data, count: items.length, size });
+    stop?.();
+    return items.map((_, i) => l2NormalizedRow(raw, i, this.manifest.dim));
+  }
+
+  private async runText(items: readonly TokenizedText[]): Promise<Float32Array[]> {
+    // Longest real sequence (SOT … EOT) in the batch; at least 1 position for the backend.
+    const length = Math.max(1, ...items.map((t) => t.length));
+    const ids = new BigInt64Array(items.length * length);
+    items.forEach((t, row) => {
+      for (let i = 0; i < length; i++) ids[row * length + i] = BigInt(t.ids[i] ?? this.manifest.text.padId);
+    });
+    const stop = this.metrics?.embeddingDuration.labels('text', this.backend.kind).startTimer();
+    const raw = await this.backend.runText({ ids, count: items.length, length });
+    stop?.();
+    return items.map((_, i) => l2NormalizedRow(raw, i, this.manifest.dim));
+  }
+}

@@ -1,0 +1,80 @@
+import { ClipTokenizer } from '../clip/clip-tokenizer';
+import { ImagePreprocessor } from '../clip/image-preprocessor';
+import { ClipSearchError, ModelLoadError } from '../errors/clip-search-error';
+import type { Metrics } from '../metrics/metrics';
+import type { ResolvedModel } from '../model/model-manifest';
+import { resolveModel, type ResolveModelOptions } from '../model/model-resolver';
+import { ClipEmbedder } from './clip-embedder';
+import type { EmbedderConfig } from './embedder-config';
+import { OnnxInferenceBackend } from './onnx-inference-backend';
+
+export interface CreateOnnxEmbedderOptions extends ResolveModelOptions {
+  readonly metrics?: Metrics;
+  /** Images decoded at once (default: one per core, at least 2). */
+  readonly preprocessConcurrency?: number;
+  /**
+   * The largest batch the ONNX backend accepts in one call, for callers that use `embedder.backend`
+   * directly; the micro-batcher still uses `config.maxBatchSize` (default: max(64, that)).
+   */
+  readonly backendMaxBatchSize?: number;
+}
+
+/** What `createOnnxEmbedder` returns: the embedder, and the model folder it was loaded from. */
+export interface OnnxEmbedder {
+  readonly embedder: ClipEmbedder;
+  readonly model: ResolvedModel;
+}
+
+/**
+ * The embedded-mode Embedder: resolves the model (a local folder, or the catalog model downloaded on
+ * first use), loads the tokenizer and both ONNX Runtime sessions (checking the model's contract), and
+ * returns a ClipEmbedder over them. Every failure is a ModelLoadError or ModelMismatchError, at load.
+ */
+export async function createOnnxEmbedder(
+  config: EmbedderConfig & { readonly hubEndpoint?: string },
+  options: CreateOnnxEmbedderOptions = {},
+): Promise<OnnxEmbedder> {
+  const hubEndpoint = options.hubEndpoint ?? config.hubEndpoint;
+  const model = await resolveModel(config, {
+    ...options,
+    ...(hubEndpoint === undefined ? {} : { hubEndpoint }),
+  });
+  const { manifest } = model;
+
+  let tokenizer: ClipTokenizer;
+  try {
+    tokenizer = await ClipTokenizer.fromBpeFile(model.bpePath, manifest.text.contextLength);
+  } catch (error) {
+    if (error instanceof ClipSearchError) throw error;
+    throw new ModelLoadError(
+      `Cannot load the tokenizer merges ${model.bpePath}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+
+  const backend = await OnnxInferenceBackend.load(model, {
+    threads: config.threads,
+    maxBatchSize: options.backendMaxBatchSize ?? Math.max(64, config.maxBatchSize),
+  });
+  const preprocessor = new ImagePreprocessor({
+    size: manifest.image.size,
+    mean: manifest.image.mean,
+    std: manifest.image.std,
+    maxPixels: config.maxImagePixels,
+  });
+  const embedder = new ClipEmbedder({
+    backend,
+    tokenizer,
+    preprocessor,
+    manifest,
+    maxBatchSize: config.maxBatchSize,
+    maxWaitMs: config.maxWaitMs,
+    ...(options.preprocessConcurrency === undefined
+      ? {}
+      : { preprocessConcurrency: options.preprocessConcurrency }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+  });
+  return { embedder, model };
+}

@@ -1,0 +1,24 @@
+// The public surface of @clip-search/core. Apps import from here, never from core's files.
+export * from './errors/clip-search-error';
+export * from './config/config';
+export * from './config/config-table';
+export * from './logging/logger';
+export * from './metrics/metrics';
+export * from './model/model-manifest';
+export * from './embedder/embedder';
+export * from './embedder/embedder-config';
+export * from './embedder/inference-backend';
+export * from './clip/clip-tokenizer';
+export * from './clip/image-preprocessor';
+export * from './vector-store/vector-store';
+export * from './ingest/ingest-queue';
+export * from './ingest/object-source';
+export * from './model/model-resolver';
+export {
+  findCatalogModel,
+  MODEL_CATALOG,
+  DEFAULT_MODEL_NAME,
+  type CatalogModel,
+} from './model/model-catalog';
+export * from './embedder/clip-embedder';
+export * from './embedder/create-onnx-embedder';

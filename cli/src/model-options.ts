@@ -1,11 +1,4 @@
-import {
-  findCatalogModel,
-  loadConfig,
-  resolveModelDir,
-  type AppConfig,
-  type ModelManifest,
-} from '@clip-search/core';
-import { UsageError } from './cli-error';
+import { loadConfig, resolveModelContract, type AppConfig, type ModelContract } from '@clip-search/core';
 
 /** The shared `--model-dir DIR` flag; it overrides CLIP_MODEL_DIR. */
 export const MODEL_DIR_OPTION = { 'model-dir': { type: 'string' } } as const;
@@ -16,17 +9,9 @@ export function configWithModelDir(modelDir: string | undefined): AppConfig {
 }
 
 /**
- * The manifest of the selected model without loading (or downloading) any weights: a local folder's
- * model.json, or the catalog entry of CLIP_MODEL. Enough for tokenize and preprocess.
+ * The manifest and merges of the selected model without loading (or downloading) any weights: a local
+ * folder's model.json, or the catalog entry of CLIP_MODEL. Enough for tokenize and preprocess.
  */
-export async function selectedManifest(
-  config: AppConfig,
-): Promise<{ manifest: Omit<ModelManifest, 'sha256'>; bpePath?: string }> {
-  if (config.embedder.modelDir !== undefined) {
-    const model = await resolveModelDir(config.embedder.modelDir);
-    return { manifest: model.manifest, bpePath: model.bpePath };
-  }
-  const entry = findCatalogModel(config.embedder.modelName);
-  if (entry === undefined) throw new UsageError(`unknown model '${config.embedder.modelName}' (CLIP_MODEL)`);
-  return { manifest: entry.manifest };
+export function selectedModel(config: AppConfig): Promise<ModelContract> {
+  return resolveModelContract(config.embedder);
 }

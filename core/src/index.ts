@@ -22,3 +22,7 @@ export {
 } from './model/model-catalog';
 export * from './embedder/clip-embedder';
 export * from './embedder/create-onnx-embedder';
+export * from './embedder/triton/triton-config';
+export * from './embedder/triton/triton-inference-backend';
+export * from './embedder/create-embedder';
+export * from './model/model-contract';

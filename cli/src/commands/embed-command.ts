@@ -1,4 +1,4 @@
-import { createOnnxEmbedder } from '@clip-search/core';
+import { createEmbedder } from '@clip-search/core';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
 import { configWithModelDir, MODEL_DIR_OPTION } from '../model-options';
@@ -14,7 +14,7 @@ export async function embedCommand(args: string[]): Promise<void> {
     throw new UsageError('embed takes exactly one of --text TEXT or --image PATH');
   }
   const config = configWithModelDir(values['model-dir']);
-  const { embedder } = await createOnnxEmbedder(config.embedder);
+  const embedder = await createEmbedder(config);
   try {
     const model = embedder.info.id;
     const dim = embedder.info.dim;

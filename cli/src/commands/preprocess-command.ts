@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { ImagePreprocessor } from '@clip-search/core';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
-import { configWithModelDir, MODEL_DIR_OPTION, selectedManifest } from '../model-options';
+import { configWithModelDir, MODEL_DIR_OPTION, selectedModel } from '../model-options';
 
 /** float32 little-endian bytes whatever the machine's byte order. */
 function float32LittleEndian(values: Float32Array): Buffer {
@@ -20,7 +20,7 @@ export async function preprocessCommand(args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('preprocess takes exactly one IMAGE path');
   if (values.out === undefined) throw new UsageError('preprocess needs --out FILE');
   const config = configWithModelDir(values['model-dir']);
-  const { image } = (await selectedManifest(config)).manifest;
+  const { image } = (await selectedModel(config)).manifest;
   const preprocessor = new ImagePreprocessor({
     size: image.size,
     mean: image.mean,

@@ -1,0 +1,67 @@
+import { ClipTokenizer } from '../clip/clip-tokenizer';
+import { ImagePreprocessor } from '../clip/image-preprocessor';
+import type { AppConfig } from '../config/config';
+import type { Logger } from '../logging/logger';
+import type { Metrics } from '../metrics/metrics';
+import { resolveModelContract } from '../model/model-contract';
+import { ClipEmbedder } from './clip-embedder';
+import { createOnnxEmbedder, type CreateOnnxEmbedderOptions } from './create-onnx-embedder';
+import { tritonConfig } from './triton/triton-config';
+import { TritonInferenceBackend } from './triton/triton-inference-backend';
+
+export interface CreateEmbedderOptions extends CreateOnnxEmbedderOptions {
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+}
+
+/**
+ * The Embedder the configuration asks for (`EMBEDDER`): ONNX Runtime in-process, or Triton over gRPC.
+ * Both are a ClipEmbedder (same preprocessing, tokenizer, batching and normalization) over a different
+ * InferenceBackend, so services above never know which one runs.
+ */
+export async function createEmbedder(
+  config: AppConfig,
+  options: CreateEmbedderOptions = {},
+): Promise<ClipEmbedder> {
+  switch (config.embedderKind) {
+    case 'onnx':
+      return (await createOnnxEmbedder(config.embedder, options)).embedder;
+    case 'triton':
+      return createTritonEmbedder(config, options);
+  }
+}
+
+async function createTritonEmbedder(
+  config: AppConfig,
+  options: CreateEmbedderOptions,
+): Promise<ClipEmbedder> {
+  const { manifest, bpePath } = await resolveModelContract(config.embedder);
+  const tokenizer = await ClipTokenizer.fromBpeFile(bpePath, manifest.text.contextLength);
+  const url = config.triton.url;
+  if (url === undefined) throw new Error('TRITON_URL is validated by loadConfig when EMBEDDER=triton');
+  const backend = await TritonInferenceBackend.connect(
+    tritonConfig({
+      url,
+      visionModel: config.triton.visionModel,
+      textModel: config.triton.textModel,
+      modelVersion: config.triton.modelVersion,
+      inferDeadlineMs: config.triton.timeoutMs,
+    }),
+    manifest,
+    options.logger === undefined ? {} : { logger: options.logger },
+  );
+  return new ClipEmbedder({
+    backend,
+    tokenizer,
+    preprocessor: new ImagePreprocessor({
+      size: manifest.image.size,
+      mean: manifest.image.mean,
+      std: manifest.image.std,
+      maxPixels: config.embedder.maxImagePixels,
+    }),
+    manifest,
+    maxBatchSize: config.embedder.maxBatchSize,
+    maxWaitMs: config.embedder.maxWaitMs,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+  });
+}

@@ -1,0 +1,37 @@
+import path from 'node:path';
+import { ClipTokenizer } from '../clip/clip-tokenizer';
+import type { EmbedderConfig } from '../embedder/embedder-config';
+import { ModelLoadError } from '../errors/clip-search-error';
+import { findCatalogModel, MODEL_CATALOG } from './model-catalog';
+import type { ModelManifest } from './model-manifest';
+import { readModelManifest } from './model-manifest-file';
+
+/** What a caller needs of a model when the weights run elsewhere (Triton), or not at all (tokenize). */
+export interface ModelContract {
+  readonly manifest: ModelManifest;
+  /** The gzipped BPE merges (the folder's own, or the bundled copy). */
+  readonly bpePath: string;
+}
+
+/**
+ * The selected model's manifest and tokenizer merges without loading or downloading any weights:
+ * a local folder's model.json (`CLIP_MODEL_DIR`), or the catalog entry of `CLIP_MODEL`.
+ */
+export async function resolveModelContract(
+  config: Pick<EmbedderConfig, 'modelDir' | 'modelName'>,
+): Promise<ModelContract> {
+  if (config.modelDir !== undefined) {
+    const { manifest, bpeFile } = await readModelManifest(config.modelDir);
+    return {
+      manifest,
+      bpePath: bpeFile === undefined ? ClipTokenizer.bundledBpePath : path.join(config.modelDir, bpeFile),
+    };
+  }
+  const entry = findCatalogModel(config.modelName);
+  if (entry === undefined) {
+    throw new ModelLoadError(
+      `Unknown model '${config.modelName}' (CLIP_MODEL). Known models: ${MODEL_CATALOG.map((m) => m.name).join(', ')}; or set CLIP_MODEL_DIR.`,
+    );
+  }
+  return { manifest: { ...entry.manifest, sha256: {} }, bpePath: ClipTokenizer.bundledBpePath };
+}

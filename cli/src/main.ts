@@ -2,7 +2,10 @@ import { ClipSearchError, ConfigError } from '@clip-search/core';
 import { UsageError } from './cli-error';
 import { configCommand } from './commands/config-command';
 import { embedCommand } from './commands/embed-command';
+import { ingestCommand } from './commands/ingest-command';
 import { preprocessCommand } from './commands/preprocess-command';
+import { searchCommand } from './commands/search-command';
+import { serveCommand } from './commands/serve-command';
 import { tokenizeCommand } from './commands/tokenize-command';
 
 const USAGE = `Usage: clip-search <command> [options]
@@ -12,8 +15,12 @@ Commands:
   preprocess IMAGE --out FILE        the float32 little-endian [3,S,S] tensor the vision model receives
   embed (--text TEXT | --image PATH) an L2-normalized embedding, as JSON
   config                             the environment variables, defaults and meaning (Markdown)
+  serve [--port N] [--corpus DIR]    the HTTP API (docs at /docs); indexes the corpus folder at start
+  ingest SOURCE [--wait] [--sweep]   index a folder (file:///dir or a path) through a running server
+  search TEXT [-k N] [--json]        search a running server; prints rank, score, id, uri
 
 Options for every model command: --model-dir DIR (or CLIP_MODEL_DIR) selects a local model folder.
+ingest and search talk to the server at --url (default http://127.0.0.1:$PORT).
 `;
 
 type Command = (args: string[]) => Promise<void> | void;
@@ -23,6 +30,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   preprocess: preprocessCommand,
   embed: embedCommand,
   config: configCommand,
+  serve: serveCommand,
+  ingest: ingestCommand,
+  search: searchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -22,7 +22,20 @@ export {
 } from './model/model-catalog';
 export * from './embedder/clip-embedder';
 export * from './embedder/create-onnx-embedder';
+export * from './image/thumbnail';
+export * from './vector-store/embedded/embedded-vector-store';
+export * from './ingest/embedded-ingest-queue';
+export * from './ingest/local-folder-source';
+export * from './ingest/ingest-pipeline';
+export * from './ingest/item-id';
 export * from './embedder/triton/triton-config';
 export * from './embedder/triton/triton-inference-backend';
 export * from './embedder/create-embedder';
 export * from './model/model-contract';
+export {
+  openEmbeddedVectorStore,
+  MAX_RESULT_WINDOW,
+  type EmbeddedVectorStore,
+  type EmbeddedVectorStoreOptions,
+  type SearchPlan,
+} from './vector-store/embedded/embedded-vector-store';

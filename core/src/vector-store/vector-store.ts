@@ -35,7 +35,11 @@ export type FieldCondition =
   | { readonly eq: FilterScalar }
   | { readonly prefix: string }
   | { readonly in: readonly FilterScalar[] };
-/** Every condition must hold. Keys name metadata fields, or `uri` for the source URI. */
+/**
+ * Every condition must hold. Keys name top-level metadata fields, or `uri` for the source URI. Values match
+ * with their JSON type: the string "1", the number 1 and `true` are three different values. Arrays, objects
+ * and null in metadata are stored but match no condition.
+ */
 export type MetadataFilter = Readonly<Record<string, FieldCondition>>;
 
 export interface SearchRequest {

@@ -1,0 +1,270 @@
+/**
+ * `pnpm bench search [--items 100000] [--seconds 10] [--model-dir DIR]`
+ *
+ * Text search through HTTP against a store of `--items` stored vectors (random unit vectors: the hardest
+ * case for an ANN index), side by side in one run:
+ * - p50/p99 latency and QPS under 1 and 16 concurrent clients (autocannon, gateway in its own process);
+ * - where the time goes: text encoder vs vector store vs the rest (HTTP, JSON, routing), from the
+ *   gateway's own Prometheus histograms over the same requests;
+ * - the store alone in-process: p50/p99 and recall@10 against exact search.
+ * `--data low-rank` (default) stores vectors structured like real embeddings, `--data uniform` the worst case.
+ * The model defaults to the full-size synthetic ViT-B/32 (the real text encoder's cost); the store is
+ * built once into .bench/ and reused.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { openEmbeddedVectorStore, resolveModelContract, type VectorItem } from '@clip-search/core';
+import {
+  exactTopK,
+  lowRankUnitVectors,
+  quantile,
+  randomUnitVectors,
+  recall,
+  rowOf,
+} from './lib/random-vectors';
+import { caltechPrompts, REPO_ROOT, syntheticVitB32 } from './lib/shared-data';
+import { printTable } from './lib/table';
+
+const SEED = 20261124;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+/** Builds (once) a store of `count` random unit vectors under `dataDir/vectors`, for `modelId`. */
+type Distribution = 'low-rank' | 'uniform';
+
+/**
+ * Stored vectors and queries: `low-rank` is structured like real CLIP embeddings (a 16-d subspace plus
+ * noise, see lowRankUnitVectors); `uniform` on the sphere has no neighbourhoods at all (the worst case).
+ */
+function vectorsOf(distribution: Distribution, count: number, dim: number, seed: number): Float32Array {
+  return distribution === 'uniform'
+    ? randomUnitVectors(count, dim, seed)
+    : lowRankUnitVectors(count, dim, seed);
+}
+
+async function ensureStore(
+  dataDir: string,
+  count: number,
+  dim: number,
+  modelId: string,
+  distribution: Distribution,
+): Promise<Float32Array> {
+  const vectors = vectorsOf(distribution, count, dim, SEED);
+  const store = await openEmbeddedVectorStore({ dir: path.join(dataDir, 'vectors'), dim, modelId });
+  try {
+    const have = await store.count();
+    if (have !== count) {
+      process.stderr.write(`building a store of ${count} × ${dim} vectors in ${dataDir} (once)…\n`);
+      const now = new Date().toISOString();
+      for (let start = 0; start < count; start += 2000) {
+        const batch: VectorItem[] = [];
+        for (let i = start; i < Math.min(count, start + 2000); i++) {
+          batch.push({
+            id: `item-${String(i).padStart(7, '0')}`,
+            uri: `bench://vectors/${i}`,
+            contentHash: String(i),
+            width: 224,
+            height: 224,
+            modelId,
+            ingestedAt: now,
+            metadata: { shard: i % 10 },
+            vector: rowOf(vectors, dim, i),
+          });
+        }
+        await store.upsert(batch);
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  return vectors;
+}
+
+/** The store alone, in this process: latency and recall@10 against exact search. */
+async function measureStore(
+  dataDir: string,
+  vectors: Float32Array,
+  dim: number,
+  modelId: string,
+  distribution: Distribution,
+) {
+  const store = await openEmbeddedVectorStore({ dir: path.join(dataDir, 'vectors'), dim, modelId });
+  try {
+    const queries = vectorsOf(distribution, 200, dim, SEED + 1);
+    const latencies: number[] = [];
+    let recallSum = 0;
+    for (let q = 0; q < 200; q++) {
+      const query = rowOf(queries, dim, q);
+      const start = process.hrtime.bigint();
+      const hits = await store.search({ vector: query, k: 10 });
+      latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
+      const truth = exactTopK(vectors, dim, query, 10).map((i) => `item-${String(i).padStart(7, '0')}`);
+      recallSum += recall(
+        hits.map((h) => h.item.id),
+        truth,
+      );
+    }
+    return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), recall: recallSum / 200 };
+  } finally {
+    await store.close();
+  }
+}
+
+function startGateway(env: NodeJS.ProcessEnv, port: number): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [path.join(REPO_ROOT, 'cli/bin/clip-search.js'), 'serve', '--port', String(port)],
+    {
+      env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  return child;
+}
+
+async function waitReady(base: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the gateway exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(`${base}/readyz`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('the gateway did not become ready within 5 minutes');
+}
+
+/** Sum and count of one Prometheus histogram series, read from /metrics text. */
+function histogram(text: string, name: string, labels: string): { sum: number; count: number } {
+  const read = (suffix: string) => {
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`${name}_${suffix}{`) && labels.split(',').every((p) => l.includes(p)));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  return { sum: read('sum'), count: read('count') };
+}
+
+async function scrape(base: string): Promise<string> {
+  return (await fetch(`${base}/metrics`)).text();
+}
+
+async function load(base: string, connections: number, seconds: number, prompts: string[]) {
+  let next = 0;
+  const result = await autocannon({
+    url: `${base}/v1/search`,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => {
+          const query = prompts[next++ % prompts.length] ?? 'a photo';
+          return { ...request, body: JSON.stringify({ query, k: 10 }) };
+        },
+      },
+    ],
+  });
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${result.non2xx} non-2xx responses and ${result.errors} errors under load`);
+  }
+  return { p50: result.latency.p50, p99: result.latency.p99, qps: result.requests.average };
+}
+
+export default async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      items: { type: 'string', default: '100000' },
+      seconds: { type: 'string', default: '10' },
+      'model-dir': { type: 'string' },
+      data: { type: 'string', default: 'low-rank' },
+    },
+  });
+  if (values.data !== 'low-rank' && values.data !== 'uniform')
+    throw new Error('--data is low-rank or uniform');
+  const distribution: Distribution = values.data;
+  const count = Number(values.items);
+  const seconds = Number(values.seconds);
+  const modelDir = path.resolve(values['model-dir'] ?? syntheticVitB32());
+  const { manifest } = await resolveModelContract({ modelDir, modelName: '' });
+  const dataDir = path.join(REPO_ROOT, '.bench', `search-${manifest.name}-${distribution}-${count}`);
+  const emptyCorpus = path.join(dataDir, 'empty-corpus');
+  fs.mkdirSync(emptyCorpus, { recursive: true });
+
+  const vectors = await ensureStore(dataDir, count, manifest.dim, manifest.name, distribution);
+  const storeAlone = await measureStore(dataDir, vectors, manifest.dim, manifest.name, distribution);
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const gateway = startGateway(
+    { DATA_DIR: dataDir, CLIP_MODEL_DIR: modelDir, CORPUS_DIR: emptyCorpus },
+    port,
+  );
+  try {
+    await waitReady(base, gateway);
+    const prompts = caltechPrompts();
+    await load(base, 1, 2, prompts); // warm-up
+    const rows: (string | number)[][] = [];
+    let shares = '';
+    for (const connections of [1, 16]) {
+      const before = await scrape(base);
+      const measured = await load(base, connections, seconds, prompts);
+      const after = await scrape(base);
+      rows.push([
+        `HTTP text search, ${connections} client${connections > 1 ? 's' : ''}`,
+        measured.p50,
+        measured.p99,
+        measured.qps,
+      ]);
+      if (connections === 1) {
+        const delta = (name: string, labels: string) => {
+          const a = histogram(after, name, labels);
+          const b = histogram(before, name, labels);
+          return { sum: a.sum - b.sum, count: a.count - b.count };
+        };
+        const http = delta('http_request_duration_seconds', 'route="/v1/search",method="POST"');
+        const encoder = delta('clip_embedding_duration_seconds', 'modality="text"');
+        const store = delta('vector_search_duration_seconds', '');
+        const pct = (x: number) => `${((100 * x) / http.sum).toFixed(1)}%`;
+        shares = [
+          `latency share over ${http.count} requests (1 client, mean ${((1000 * http.sum) / Math.max(1, http.count)).toFixed(2)} ms):`,
+          `text encoder ${pct(encoder.sum)}, vector store ${pct(store.sum)}, HTTP + JSON + the rest ${pct(http.sum - encoder.sum - store.sum)}`,
+        ].join(' ');
+      }
+    }
+    rows.push([
+      'vector store alone, in-process (1 client)',
+      storeAlone.p50,
+      storeAlone.p99,
+      1000 / storeAlone.p50,
+    ]);
+    process.stderr.write(`model ${manifest.name}, ${count} stored vectors (${distribution})\n`);
+    printTable(['measure', 'p50 ms', 'p99 ms', 'QPS'], rows);
+    process.stdout.write(
+      `\nrecall@10 of the store vs exact search (200 queries, ${distribution} vectors): ${storeAlone.recall.toFixed(3)}\n${shares}\n`,
+    );
+  } finally {
+    gateway.kill('SIGTERM');
+    await new Promise((r) => gateway.once('exit', r));
+  }
+}

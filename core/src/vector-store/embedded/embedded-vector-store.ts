@@ -1,0 +1,710 @@
+import { mkdirSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+
+import {
+  BackendUnavailableError,
+  InvalidInputError,
+  ModelMismatchError,
+} from '../../errors/clip-search-error';
+import { createSilentLogger, type Logger } from '../../logging/logger';
+import type {
+  ItemRecord,
+  MetadataFilter,
+  ScanPage,
+  SearchHit,
+  SearchRequest,
+  VectorItem,
+  VectorStore,
+} from '../vector-store';
+import { AnnIndex, type AnnIndexOptions } from './ann-index';
+import {
+  checkSnapshot,
+  parseManifest,
+  removeOtherSnapshots,
+  type SnapshotManifest,
+  writeSnapshot,
+} from './index-snapshot';
+import { ItemTable, type LabelledVector } from './item-table';
+import { type CompiledFilter, compileFilter } from './metadata-fields';
+import { byScoreThenId, innerProduct, type Scored } from './scoring';
+
+export interface EmbeddedVectorStoreOptions {
+  /** Directory of the store (created when absent): `store.db` (+ WAL) and the index snapshot. */
+  readonly dir: string;
+  /** Vector dimension of the embedder; a store refuses to open with another one. */
+  readonly dim: number;
+  /** Embedder model id; a store refuses to open with another one. */
+  readonly modelId: string;
+  /** Filters that leave at most this many items are answered by exact search. Default 2048. */
+  readonly exactSearchMaxCandidates?: number;
+  /** HNSW links per node (M). Default 16. Changing it rebuilds the index on the next open. */
+  readonly connectivity?: number;
+  /** HNSW efConstruction. Default 128. */
+  readonly expansionAdd?: number;
+  /** HNSW ef at search time, also the depth of the first result window. Default 128. */
+  readonly expansionSearch?: number;
+  /** Save an index snapshot once this many items changed since the last one. Default 10,000. */
+  readonly snapshotEvery?: number;
+  readonly logger?: Logger;
+  /** Told how each search was answered (for metrics and tests). */
+  readonly onSearch?: (plan: SearchPlan) => void;
+}
+
+/** How one search was answered. */
+export interface SearchPlan {
+  /** `exact`: every item the filter leaves was scored; `approximate`: the HNSW index was searched. */
+  readonly path: 'exact' | 'approximate';
+  /** Items scored (exact) or candidates taken from the index (approximate, the final depth). */
+  readonly scanned: number;
+}
+
+/** The deepest result a search may ask for (offset + k), as search engines cap their result window. */
+export const MAX_RESULT_WINDOW = 10_000;
+const MAX_SCAN_LIMIT = 10_000;
+/** Rows per SQLite transaction when upserting (each commit is one fsync). */
+const WRITE_CHUNK = 1_024;
+/** Vectors inserted into the index between yields to the event loop (each takes ~0.3–1 ms). */
+const INDEX_CHUNK = 64;
+/** Vectors read per page when rebuilding or catching up the index at open… */
+const OPEN_CHUNK = 8_192;
+/** …and inserted between yields to the event loop. */
+const OPEN_STEP = 256;
+const NORM_TOLERANCE = 1e-3;
+/**
+ * Deleted (and replaced) items stay in the graph as routing nodes until a rebuild: one happens at open once
+ * the graph has more than this many nodes per live item.
+ */
+const COMPACT_ABOVE = 2;
+const FORMAT_VERSION = '1';
+
+/**
+ * Opens (or creates) the embedded store in `options.dir`. Refuses, with ModelMismatchError, a store written
+ * with another dimension or model. Loads the index snapshot and replays the writes made after it, or rebuilds
+ * the index from the item table when the snapshot is missing or damaged (synchronous work, in steps: about
+ * 1 ms per vector on one core, see the README's numbers).
+ */
+export async function openEmbeddedVectorStore(
+  options: EmbeddedVectorStoreOptions,
+): Promise<EmbeddedVectorStore> {
+  if (!Number.isInteger(options.dim) || options.dim <= 0) {
+    throw new InvalidInputError(`dim must be a positive integer, got ${options.dim}`);
+  }
+  if (typeof options.modelId !== 'string' || options.modelId.length === 0) {
+    throw new InvalidInputError('modelId must be a non-empty string');
+  }
+  // Vectors are stored as the machine's float32 bytes; the format says little-endian.
+  if (endianness() !== 'LE') throw new Error('the embedded vector store needs a little-endian machine');
+  mkdirSync(options.dir, { recursive: true });
+  const logger = options.logger ?? createSilentLogger();
+  const table = openTable(options);
+  try {
+    checkIdentity(table, options);
+    const store = new EmbeddedVectorStore(table, options, logger);
+    await store.loadIndex();
+    return store;
+  } catch (error) {
+    table.close();
+    throw error;
+  }
+}
+
+function openTable(options: EmbeddedVectorStoreOptions): ItemTable {
+  try {
+    return ItemTable.open(join(options.dir, 'store.db'), options.modelId);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new BackendUnavailableError(`vector store ${options.dir} is open in another process`, 5, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** A store holds the vectors of one model: mixing two would make every score meaningless. */
+function checkIdentity(table: ItemTable, options: EmbeddedVectorStoreOptions): void {
+  const dim = table.getMeta('dim');
+  const modelId = table.getMeta('model_id');
+  if (dim === undefined || modelId === undefined) {
+    table.setMeta({ format: FORMAT_VERSION, dim: String(options.dim), model_id: options.modelId });
+    return;
+  }
+  if (Number(dim) !== options.dim || modelId !== options.modelId) {
+    throw new ModelMismatchError(
+      `vector store ${options.dir} holds ${dim}-d vectors of model "${modelId}", but ${options.dim}-d vectors ` +
+        `of model "${options.modelId}" were asked for: use another directory for the new model, or re-ingest`,
+    );
+  }
+  const format = table.getMeta('format');
+  if (format !== FORMAT_VERSION) {
+    throw new InvalidInputError(
+      `vector store ${options.dir} has format ${format ?? 'unknown'}, expected ${FORMAT_VERSION}`,
+    );
+  }
+}
+
+export class EmbeddedVectorStore implements VectorStore {
+  readonly dim: number;
+  readonly modelId: string;
+  private readonly indexOptions: AnnIndexOptions;
+  private readonly exactMax: number;
+  private readonly snapshotEvery: number;
+  private index: AnnIndex;
+  /** Items changed since the recorded snapshot. */
+  private unsnapshotted = 0;
+  private snapshot: SnapshotManifest | undefined;
+  private snapshotting: Promise<void> | undefined;
+  /** Writes run one at a time, in call order; reads run between their steps. */
+  private writes: Promise<unknown> = Promise.resolve();
+  private indexFailure: Error | undefined;
+  private closed = false;
+
+  /** Use openEmbeddedVectorStore. */
+  constructor(
+    private readonly table: ItemTable,
+    private readonly options: EmbeddedVectorStoreOptions,
+    private readonly logger: Logger,
+  ) {
+    this.dim = options.dim;
+    this.modelId = options.modelId;
+    this.indexOptions = {
+      dim: options.dim,
+      connectivity: positiveInteger(options.connectivity, 16, 'connectivity'),
+      expansionAdd: positiveInteger(options.expansionAdd, 128, 'expansionAdd'),
+      expansionSearch: positiveInteger(options.expansionSearch, 128, 'expansionSearch'),
+    };
+    this.exactMax = positiveInteger(options.exactSearchMaxCandidates, 2_048, 'exactSearchMaxCandidates');
+    this.snapshotEvery = positiveInteger(options.snapshotEvery, 10_000, 'snapshotEvery');
+    this.index = AnnIndex.create(this.indexOptions);
+  }
+
+  // ---- opening -------------------------------------------------------------------------------------------
+
+  /** @internal Brings the index up to the item table: snapshot + replay, or a full rebuild. */
+  async loadIndex(): Promise<void> {
+    const manifest = parseManifest(this.table.getMeta('snapshot'));
+    const expected = this.table.countAll();
+    let loaded = false;
+    if (manifest) {
+      const problem = await this.tryLoadSnapshot(manifest);
+      const { nodes } = this.index.state;
+      if (
+        problem === undefined &&
+        this.index.size === expected &&
+        nodes <= COMPACT_ABOVE * expected + OPEN_CHUNK
+      ) {
+        loaded = true;
+        this.snapshot = manifest;
+      } else {
+        this.logger.warn('vector index snapshot unusable, rebuilding from the item table', {
+          dir: this.options.dir,
+          reason:
+            problem ??
+            (this.index.size === expected
+              ? `compacting: ${nodes} nodes for ${expected} items`
+              : `index holds ${this.index.size} vectors after catching up, the table ${expected}`),
+        });
+      }
+    }
+    if (!loaded) {
+      await this.rebuild();
+      // A rebuild is the slow path: save it so that the next open is fast.
+      if (this.index.size > 0) await this.snapshotNow();
+    }
+    await removeOtherSnapshots(this.options.dir, this.snapshot?.file);
+  }
+
+  private async tryLoadSnapshot(manifest: SnapshotManifest): Promise<string | undefined> {
+    const problem = await checkSnapshot(this.options.dir, manifest);
+    if (problem !== undefined) return problem;
+    try {
+      this.index = AnnIndex.load(join(this.options.dir, manifest.file), this.indexOptions, manifest.index);
+    } catch (error) {
+      this.index = AnnIndex.create(this.indexOptions);
+      return `cannot load ${manifest.file}: ${(error as Error).message}`;
+    }
+    const started = performance.now();
+    const removed = this.table.removedSince(manifest.seq);
+    this.index.remove(removed);
+    let changed = 0;
+    for (const batch of batches(this.table.changedSince(manifest.seq), OPEN_CHUNK)) {
+      await this.insertInSteps(batch);
+      changed += batch.length;
+    }
+    this.unsnapshotted = changed + removed.length;
+    this.logger.info('vector index loaded from snapshot', {
+      dir: this.options.dir,
+      vectors: this.index.size,
+      replayedUpserts: changed,
+      replayedDeletes: removed.length,
+      replayMs: Math.round(performance.now() - started),
+    });
+    return undefined;
+  }
+
+  private async rebuild(): Promise<void> {
+    const started = performance.now();
+    const total = this.table.countAll();
+    this.index = AnnIndex.create(this.indexOptions);
+    this.snapshot = undefined;
+    let after = 0;
+    for (;;) {
+      const page = this.table.vectorsAfter(after, OPEN_CHUNK);
+      const last = page.at(-1);
+      if (last === undefined) break;
+      await this.insertInSteps(page);
+      after = last.label;
+      if (total > OPEN_CHUNK) {
+        this.logger.info('rebuilding vector index', { dir: this.options.dir, done: this.index.size, total });
+      }
+    }
+    this.unsnapshotted = 0;
+    this.logger.info('vector index rebuilt from the item table', {
+      dir: this.options.dir,
+      vectors: this.index.size,
+      ms: Math.round(performance.now() - started),
+    });
+  }
+
+  /**
+   * Inserts many vectors, yielding to the event loop between steps: opening a store may take minutes of
+   * inserts, during which the process should still answer (a health probe, a log flush).
+   */
+  private async insertInSteps(items: readonly LabelledVector[]): Promise<void> {
+    for (let at = 0; at < items.length; at += OPEN_STEP) {
+      this.insert(items.slice(at, at + OPEN_STEP));
+      await yieldToEventLoop();
+    }
+  }
+
+  /** Inserts the vectors into the index under their (new) labels. */
+  private insert(items: readonly LabelledVector[]): void {
+    const labels = items.map((item) => item.label);
+    const packed = new Float32Array(items.length * this.dim);
+    items.forEach((item, row) => {
+      packed.set(item.vector, row * this.dim);
+    });
+    this.index.add(labels, packed);
+  }
+
+  // ---- writes --------------------------------------------------------------------------------------------
+
+  async upsert(items: readonly VectorItem[]): Promise<void> {
+    this.assertOpen();
+    const given: unknown = items;
+    if (!Array.isArray(given)) throw new InvalidInputError('upsert takes an array of items');
+    for (const item of given) this.validateItem(item);
+    // Within one call the last item of an id wins, as if they had been upserted one after the other.
+    const unique = [...new Map(items.map((item) => [item.id, item])).values()];
+    if (unique.length === 0) return;
+    await this.serialized(async () => {
+      for (let start = 0; start < unique.length; start += WRITE_CHUNK) {
+        const chunk = unique.slice(start, start + WRITE_CHUNK);
+        // Durable first: the item table is the truth, the index follows (and is caught up on open if the
+        // process dies in between).
+        const { labels, replaced } = this.table.upsert(chunk);
+        this.applyToIndex(() => {
+          this.index.remove(replaced);
+        });
+        for (let at = 0; at < chunk.length; at += INDEX_CHUNK) {
+          const slice = chunk.slice(at, at + INDEX_CHUNK);
+          this.applyToIndex(() => {
+            this.insert(slice.map((item, i) => ({ label: labels[at + i] as number, vector: item.vector })));
+          });
+          if (at + INDEX_CHUNK < chunk.length) await yieldToEventLoop();
+        }
+        this.unsnapshotted += chunk.length;
+      }
+      this.maybeSnapshot();
+    });
+  }
+
+  delete(ids: readonly string[]): Promise<number> {
+    return settle(() => {
+      this.assertOpen();
+      if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+        throw new InvalidInputError('delete takes an array of id strings');
+      }
+      if (ids.length === 0) return 0;
+      return this.serialized(() => {
+        const { labels } = this.table.delete(ids);
+        this.applyToIndex(() => {
+          this.index.remove(labels);
+        });
+        this.unsnapshotted += labels.length;
+        this.maybeSnapshot();
+        return Promise.resolve(labels.length);
+      });
+    });
+  }
+
+  private serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(task);
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The item table has committed; a failure of the index now (out of memory) leaves it behind the table.
+   * Searches then refuse until the store is reopened, which catches the index up.
+   */
+  private applyToIndex(change: () => void): void {
+    if (this.indexFailure) throw this.unavailable();
+    try {
+      change();
+    } catch (error) {
+      this.indexFailure = error as Error;
+      this.logger.error('vector index update failed; reopen the store to rebuild it', { error });
+      throw this.unavailable();
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.unsnapshotted < this.snapshotEvery || this.snapshotting || this.indexFailure) return;
+    this.snapshotting = this.snapshotNow()
+      .catch((error: unknown) => {
+        // Not fatal: the item table holds every write; the next open replays from the previous snapshot.
+        this.logger.warn('vector index snapshot failed', { dir: this.options.dir, error });
+      })
+      .finally(() => {
+        this.snapshotting = undefined;
+      });
+  }
+
+  /**
+   * Saves the index and records the snapshot. The save takes its turn in the write queue, so no write changes
+   * the index while a worker thread writes it out; searches go on. Then the file is made durable and
+   * checksummed while writes resume.
+   */
+  private async snapshotNow(): Promise<void> {
+    const started = performance.now();
+    let pendingAtSave = 0;
+    const manifest = await writeSnapshot(this.options.dir, (path) =>
+      this.serialized(async () => {
+        pendingAtSave = this.unsnapshotted;
+        const captured = { seq: this.table.currentSeq(), state: this.index.state };
+        await this.index.save(path);
+        return captured;
+      }),
+    );
+    await this.recordSnapshot(manifest);
+    this.unsnapshotted = Math.max(0, this.unsnapshotted - pendingAtSave);
+    this.logger.info('vector index snapshot saved', {
+      dir: this.options.dir,
+      seq: manifest.seq,
+      vectors: manifest.index.live,
+      ms: Math.round(performance.now() - started),
+    });
+  }
+
+  private async recordSnapshot(manifest: SnapshotManifest): Promise<void> {
+    const previous = this.snapshot;
+    this.table.setMeta({ snapshot: JSON.stringify(manifest) });
+    this.table.pruneRemovedThrough(manifest.seq);
+    this.snapshot = manifest;
+    if (previous && previous.file !== manifest.file)
+      await removeOtherSnapshots(this.options.dir, manifest.file);
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------------------
+
+  get(ids: readonly string[]): Promise<(ItemRecord | undefined)[]> {
+    return settle(() => {
+      this.assertOpen();
+      if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+        throw new InvalidInputError('get takes an array of id strings');
+      }
+      return Promise.resolve(ids.map((id) => this.table.get(id)));
+    });
+  }
+
+  getVector(id: string): Promise<Float32Array | undefined> {
+    return settle(() => {
+      this.assertOpen();
+      if (typeof id !== 'string') throw new InvalidInputError('getVector takes an id string');
+      return Promise.resolve(this.table.getVector(id));
+    });
+  }
+
+  count(filter?: MetadataFilter): Promise<number> {
+    return settle(() => {
+      this.assertOpen();
+      const compiled = compileFilter(filter);
+      return Promise.resolve(compiled.matchesAll ? this.table.countAll() : this.table.count(compiled.select));
+    });
+  }
+
+  scan(options: {
+    readonly filter?: MetadataFilter;
+    readonly after?: string;
+    readonly limit: number;
+  }): Promise<ScanPage> {
+    return settle(() => {
+      this.assertOpen();
+      if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_SCAN_LIMIT) {
+        throw new InvalidInputError(`scan limit must be an integer from 1 to ${MAX_SCAN_LIMIT}`);
+      }
+      if (options.after !== undefined && typeof options.after !== 'string') {
+        throw new InvalidInputError('scan `after` must be an id string');
+      }
+      const rows = this.table.scan(compileFilter(options.filter).select, options.after, options.limit + 1);
+      if (rows.length <= options.limit) return Promise.resolve({ items: rows });
+      const items = rows.slice(0, options.limit);
+      return Promise.resolve({ items, next: (items.at(-1) as ItemRecord).id });
+    });
+  }
+
+  /**
+   * Exact when the filter leaves at most `exactSearchMaxCandidates` items (or the store is that small);
+   * otherwise HNSW searched `expansionSearch` deep, the filter applied to the candidates (by the item table),
+   * deepening ×4 while too few pass. (Testing the filter inside the traversal, hnswlib's callback, measured
+   * slower than this at every selectivity: see bench/vector-index-choice.ts.) Every page of one query is cut
+   * from the same candidate list as long as offset + k stays within the first depth, so page 2 continues
+   * page 1.
+   */
+  search(request: SearchRequest): Promise<SearchHit[]> {
+    return settle(() => {
+      this.assertOpen();
+      const { vector, k, offset = 0, minScore } = request;
+      this.validateVector(vector, 'search vector');
+      if (!Number.isInteger(k) || k < 1) throw new InvalidInputError('k must be a positive integer');
+      if (!Number.isInteger(offset) || offset < 0)
+        throw new InvalidInputError('offset must be a non-negative integer');
+      if (offset + k > MAX_RESULT_WINDOW) {
+        throw new InvalidInputError(`offset + k must be at most ${MAX_RESULT_WINDOW}`);
+      }
+      if (minScore !== undefined && (typeof minScore !== 'number' || !Number.isFinite(minScore))) {
+        throw new InvalidInputError('minScore must be a finite number');
+      }
+      if (this.indexFailure) throw this.unavailable();
+      const filter = compileFilter(request.filter);
+      const want = offset + k;
+      // Whether the filter leaves few enough items to score them all, counted no further than that.
+      const selective = filter.matchesAll
+        ? this.index.size <= this.exactMax
+        : this.table.labelsMatching(filter.select, this.exactMax + 1).length <= this.exactMax;
+      let ranked: Scored<number>[];
+      if (selective) {
+        ranked = this.exactCandidates(vector, filter);
+        this.options.onSearch?.({ path: 'exact', scanned: ranked.length });
+      } else {
+        const approximate = this.approximateCandidates(vector, filter, want, minScore);
+        ranked = approximate.ranked;
+        this.options.onSearch?.({ path: 'approximate', scanned: approximate.depth });
+      }
+      if (minScore !== undefined) ranked = ranked.filter((hit) => hit.score >= minScore);
+      const page = ranked.slice(offset, want);
+      const records = this.table.recordsByLabel(page.map((hit) => hit.value));
+      const hits: SearchHit[] = [];
+      for (const hit of page) {
+        const item = records.get(hit.value);
+        if (item) hits.push({ score: hit.score, item });
+      }
+      return Promise.resolve(hits);
+    });
+  }
+
+  private exactCandidates(query: Float32Array, filter: CompiledFilter): Scored<number>[] {
+    const scored: Scored<number>[] = [];
+    for (const row of this.table.vectorsMatching(filter.select)) {
+      scored.push({ score: innerProduct(query, row.vector), id: row.id, value: row.label });
+    }
+    return scored.sort(byScoreThenId);
+  }
+
+  private approximateCandidates(
+    query: Float32Array,
+    filter: CompiledFilter,
+    want: number,
+    minScore: number | undefined,
+  ): { ranked: Scored<number>[]; depth: number } {
+    let depth = this.indexOptions.expansionSearch;
+    // Deeper windows come in fixed steps so that every page within a step shares one candidate list.
+    while (depth <= want) depth *= 4;
+    for (;;) {
+      const found = this.index.search(query, depth);
+      const scoreOf = new Map<number, number>();
+      found.labels.forEach((label, i) => scoreOf.set(label, found.scores[i] ?? Number.NEGATIVE_INFINITY));
+      // The item table has the final word: it drops what a filter excludes (and anything already deleted).
+      const passing = this.table.matching(found.labels, filter.probe);
+      const ranked = passing
+        .map((candidate) => ({
+          score: scoreOf.get(candidate.label) ?? Number.NEGATIVE_INFINITY,
+          id: candidate.id,
+          value: candidate.label,
+        }))
+        .sort(byScoreThenId);
+      const exhausted = found.labels.length < depth || depth >= this.index.size;
+      const lowest = found.scores[found.scores.length - 1];
+      const belowMinScore = minScore !== undefined && lowest !== undefined && lowest < minScore;
+      if (ranked.length > want || exhausted || belowMinScore) return { ranked, depth };
+      depth *= 4;
+    }
+  }
+
+  /**
+   * Checks that the index holds exactly the item table: every item under its label with the same vector,
+   * nothing else live. What a crash must never break. Reads every vector: for diagnostics and tests, not for
+   * a health probe.
+   */
+  checkIntegrity(): Promise<{
+    readonly items: number;
+    readonly indexed: number;
+    readonly missing: number;
+    readonly mismatched: number;
+  }> {
+    return settle(() => {
+      this.assertOpen();
+      let items = 0;
+      let missing = 0;
+      let mismatched = 0;
+      for (let after = 0; ;) {
+        const page = this.table.vectorsAfter(after, OPEN_CHUNK);
+        const last = page.at(-1);
+        if (last === undefined) break;
+        for (const { label, vector } of page) {
+          const indexed = this.index.vectorOf(label);
+          if (indexed === undefined) missing++;
+          else if (indexed.some((x, i) => x !== vector[i])) mismatched++;
+        }
+        items += page.length;
+        after = last.label;
+      }
+      return { items, indexed: this.index.size, missing, mismatched };
+    });
+  }
+
+  // ---- health and lifecycle ------------------------------------------------------------------------------
+
+  health(): Promise<{ readonly ok: boolean; readonly detail?: string }> {
+    if (this.closed) return Promise.resolve({ ok: false, detail: 'closed' });
+    if (this.indexFailure)
+      return Promise.resolve({ ok: false, detail: `index update failed: ${this.indexFailure.message}` });
+    try {
+      const items = this.table.countAll();
+      const detail = `${items} items, ${this.index.size} indexed, ${this.unsnapshotted} changes since the index snapshot`;
+      return Promise.resolve({ ok: true, detail });
+    } catch (error) {
+      return Promise.resolve({ ok: false, detail: (error as Error).message });
+    }
+  }
+
+  /** Waits for pending writes, saves a snapshot of what changed since the last one, and closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writes;
+    await this.snapshotting;
+    if (this.unsnapshotted > 0 && !this.indexFailure) {
+      try {
+        await this.snapshotNow();
+      } catch (error) {
+        this.logger.warn('vector index snapshot at close failed; the next open replays', { error });
+      }
+    }
+    this.table.close();
+  }
+
+  // ---- validation ----------------------------------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new BackendUnavailableError('the vector store is closed');
+  }
+
+  private unavailable(): BackendUnavailableError {
+    return new BackendUnavailableError(
+      'the vector index failed to update; reopen the store to rebuild it',
+      5,
+      {
+        cause: this.indexFailure,
+      },
+    );
+  }
+
+  /** Checks an item from outside (the types are not trusted: items may come from JSON). */
+  private validateItem(given: unknown): void {
+    if (typeof given !== 'object' || given === null)
+      throw new InvalidInputError('each item must be an object');
+    const item = given as Partial<Record<keyof VectorItem, unknown>>;
+    if (typeof item.id !== 'string' || item.id.length === 0) {
+      throw new InvalidInputError('item id must be a non-empty string');
+    }
+    const where = `item "${item.id}"`;
+    if (item.modelId !== this.modelId) {
+      throw new ModelMismatchError(
+        `${where} was embedded with model ${typeof item.modelId === 'string' ? `"${item.modelId}"` : '(none)'}, ` +
+          `this store holds "${this.modelId}" vectors`,
+      );
+    }
+    for (const field of ['uri', 'contentHash', 'ingestedAt'] as const) {
+      if (typeof item[field] !== 'string') throw new InvalidInputError(`${where}: ${field} must be a string`);
+    }
+    for (const field of ['width', 'height'] as const) {
+      const size = item[field];
+      if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
+        throw new InvalidInputError(`${where}: ${field} must be a non-negative integer`);
+      }
+    }
+    const metadata = item.metadata;
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw new InvalidInputError(`${where}: metadata must be a JSON object`);
+    }
+    try {
+      JSON.stringify(metadata);
+    } catch (error) {
+      throw new InvalidInputError(`${where}: metadata is not JSON-serializable`, { cause: error });
+    }
+    this.validateVector(item.vector, `${where} vector`);
+  }
+
+  private validateVector(given: unknown, what: string): asserts given is Float32Array {
+    // By tag, not instanceof: a Float32Array from another realm (a worker, a VM context) is fine too.
+    if (Object.prototype.toString.call(given) !== '[object Float32Array]') {
+      throw new InvalidInputError(`${what} must be a Float32Array`);
+    }
+    const vector = given as Float32Array;
+    if (vector.length !== this.dim) {
+      throw new ModelMismatchError(
+        `${what} has ${vector.length} dimensions, this store holds ${this.dim}-d vectors`,
+      );
+    }
+    let norm = 0;
+    for (const x of vector) norm += x * x;
+    if (!Number.isFinite(norm)) throw new InvalidInputError(`${what} has non-finite components`);
+    if (Math.abs(Math.sqrt(norm) - 1) > NORM_TOLERANCE) {
+      throw new InvalidInputError(
+        `${what} must be L2-normalized (its norm is ${Math.sqrt(norm).toFixed(4)})`,
+      );
+    }
+  }
+}
+
+/** Runs a synchronous body as a promise: a throw becomes a rejection, as callers of an async API expect. */
+function settle<T>(body: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(body());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1)
+    throw new InvalidInputError(`${name} must be a positive integer`);
+  return value;
+}
+
+function* batches<T>(source: Iterable<T>, size: number): Generator<T[]> {
+  let batch: T[] = [];
+  for (const item of source) {
+    batch.push(item);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}

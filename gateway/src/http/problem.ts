@@ -1,0 +1,55 @@
+import type { ClipSearchError } from '@clip-search/core';
+import type { FieldError } from './http-errors';
+
+/**
+ * Problem `type` URIs are absolute and stable: `https://clip-search.dev/problems/<slug>`, the slug being the
+ * `type` of the typed error (core/src/errors, gateway/src/http/http-errors.ts). Clients switch on it, never
+ * on `title` or `detail`, which are for people.
+ */
+export const PROBLEM_TYPE_BASE = 'https://clip-search.dev/problems/';
+
+/** The media type of every error response (also read by tsoa from `@Response(…, PROBLEM_JSON)`). */
+export const PROBLEM_JSON = 'application/problem+json';
+
+/** RFC 9457 problem details, as every error response of the gateway carries them. */
+export interface Problem {
+  /** `https://clip-search.dev/problems/<slug>`. */
+  type: string;
+  title: string;
+  /** @isInt */
+  status: number;
+  detail: string;
+  /** The request id (also in the `X-Request-Id` response header). */
+  instance?: string;
+  /** Validation problems only: every invalid field. */
+  errors?: FieldError[];
+}
+
+export function problemType(slug: string): string {
+  return `${PROBLEM_TYPE_BASE}${slug}`;
+}
+
+/** The problem body of a typed error; `detail` is the error's message, written for the caller. */
+export function problemOf(error: ClipSearchError, instance: string | undefined): Problem {
+  const problem: Problem = {
+    type: problemType(error.type),
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+  };
+  if (instance !== undefined) problem.instance = instance;
+  const errors = (error as { errors?: unknown }).errors;
+  if (Array.isArray(errors)) problem.errors = errors as FieldError[];
+  return problem;
+}
+
+/** A bug or an unexpected failure: nothing of the internals reaches the caller (the log has the stack). */
+export function internalProblem(instance: string | undefined): Problem {
+  return {
+    type: problemType('internal-error'),
+    title: 'Internal server error',
+    status: 500,
+    detail: 'The server failed to handle the request; the log has the details under this request id.',
+    ...(instance === undefined ? {} : { instance }),
+  };
+}

@@ -72,6 +72,8 @@ const OPEN_CHUNK = 8_192;
 /** …and inserted between yields to the event loop. */
 const OPEN_STEP = 256;
 const NORM_TOLERANCE = 1e-3;
+/** Filtered approximate searches deepen until this many times the wanted hits pass the filter. */
+const CANDIDATE_MARGIN = 3;
 /**
  * Deleted (and replaced) items stay in the graph as routing nodes until a rebuild: one happens at open once
  * the graph has more than this many nodes per live item.
@@ -539,8 +541,12 @@ export class EmbeddedVectorStore implements VectorStore {
       const exhausted = found.labels.length < depth || depth >= this.index.size;
       const lowest = found.scores[found.scores.length - 1];
       const belowMinScore = minScore !== undefined && lowest !== undefined && lowest < minScore;
-      if (ranked.length > want || exhausted || belowMinScore) return { ranked, depth };
-      depth *= 4;
+      // A margin of candidates beyond the page: the last items of an approximate list are its least sure.
+      if (ranked.length >= CANDIDATE_MARGIN * want || exhausted || belowMinScore) return { ranked, depth };
+      // Deepen, by whole steps, to where the pass rate seen so far would give that margin.
+      const needed = (CANDIDATE_MARGIN * want * found.labels.length) / Math.max(ranked.length, 1);
+      do depth *= 4;
+      while (depth < needed && depth < this.index.size);
     }
   }
 

@@ -1,32 +1,10 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { PHOTOS, ROOT, runCli, TINY } from './helpers/run-cli';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'cli/bin/clip-search.js');
-const TINY = path.join(ROOT, 'fixtures/models/tiny-clip');
-const PHOTOS = path.join(ROOT, 'demo/photos');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, CLIP_MODEL_DIR: TINY, ...env }, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr });
-      },
-    );
-  });
-}
+const run = runCli;
 
 // Each case starts a Node process that compiles the CLI (tsx) and loads a model: allow for a busy machine.
 jest.setTimeout(180_000);

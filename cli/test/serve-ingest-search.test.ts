@@ -1,36 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'cli/bin/clip-search.js');
-const TINY = path.join(ROOT, 'fixtures/models/tiny-clip');
-const PHOTOS = path.join(ROOT, 'demo/photos');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { BIN, PHOTOS, runCli, TINY } from './helpers/run-cli';
 
 // Every CLI run is a Node process compiling TypeScript (tsx) on a shared two-core machine.
 jest.setTimeout(180_000);
 
-/** Runs the CLI from a directory outside the repository, as a user would. */
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: os.tmpdir(), env: { ...process.env, CLIP_MODEL_DIR: TINY, ...env } },
-      (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr });
-      },
-    );
-  });
-}
+const run = runCli;
 
 /** `clip-search serve` in the background; resolves with the URL it logs once listening. */
 function serve(

@@ -99,6 +99,12 @@ export const ENV = {
   ),
   TRITON_TIMEOUT_MS: envVar('TRITON_TIMEOUT_MS', '30000', 'Deadline of one Triton call.', int(1)),
 
+  TRITON_CONNECT_TIMEOUT_MS: envVar(
+    'TRITON_CONNECT_TIMEOUT_MS',
+    '30000',
+    'How long start-up waits for Triton and both models to be ready before it gives up.',
+    int(1),
+  ),
   HOST: envVar('HOST', '127.0.0.1', 'Address the gateway listens on (0.0.0.0 in containers).', nonEmpty()),
   PORT: envVar('PORT', '8080', 'Port the gateway listens on.', int(0, 65535)),
   DATA_DIR: envVar(
@@ -194,6 +200,7 @@ export interface AppConfig {
     readonly textModel: string;
     readonly modelVersion: string;
     readonly timeoutMs: number;
+    readonly connectTimeoutMs: number;
   };
   readonly server: {
     readonly host: string;
@@ -242,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       textModel: v.TRITON_TEXT_MODEL,
       modelVersion: v.TRITON_MODEL_VERSION,
       timeoutMs: v.TRITON_TIMEOUT_MS,
+      connectTimeoutMs: v.TRITON_CONNECT_TIMEOUT_MS,
     },
     server: {
       host: v.HOST,

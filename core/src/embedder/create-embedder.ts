@@ -46,6 +46,7 @@ async function createTritonEmbedder(
       textModel: config.triton.textModel,
       modelVersion: config.triton.modelVersion,
       inferDeadlineMs: config.triton.timeoutMs,
+      connectTimeoutMs: config.triton.connectTimeoutMs,
     }),
     manifest,
     options.logger === undefined ? {} : { logger: options.logger },

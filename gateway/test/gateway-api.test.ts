@@ -247,6 +247,7 @@ describe('gateway HTTP API (tiny-clip, embedded store and queue)', () => {
       const [top] = (response.body as SearchBody).results;
       expect(top?.id).toBe(ids['chelsea.png']);
       expect(top?.score).toBeGreaterThan(0.999);
+      expect(top?.score).toBeLessThanOrEqual(1);
       expect((response.body as SearchBody).results).toHaveLength(3);
     });
 

@@ -502,7 +502,8 @@ export class EmbeddedVectorStore implements VectorStore {
       const hits: SearchHit[] = [];
       for (const hit of page) {
         const item = records.get(hit.value);
-        if (item) hits.push({ score: hit.score, item });
+        // Cosine of unit vectors, up to float32 rounding: an identical image must not score 1.0000000014.
+        if (item) hits.push({ score: Math.min(1, Math.max(-1, hit.score)), item });
       }
       return Promise.resolve(hits);
     });

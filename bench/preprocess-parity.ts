@@ -1,7 +1,7 @@
 /**
  * CLIP preprocessing parity and speed.
  *
- *   pnpm exec tsx bench/preprocess-parity.ts [--runs N]
+ *   pnpm bench preprocess-parity [--runs N]
  *
  * Parity, with default options and with exactResize: for every golden image (demo/photos + fixtures/golden/pixels, and ../shared/fixtures/pixels/*.f32
  * when present), the mean / 99th-percentile / max absolute difference in normalized units and the number of
@@ -20,8 +20,8 @@ const goldenPng = path.join(root, 'fixtures/golden/pixels');
 const sharedPixels = path.resolve(root, '../shared/fixtures/pixels');
 const caltech = path.resolve(root, '../shared/data/caltech101/101_ObjectCategories');
 const size = 224;
-const runsArg = process.argv.indexOf('--runs');
-const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+/** Timed passes over each image set (`--runs N`). */
+let runs = 5;
 
 const options = { size, mean: CLIP_MEAN, std: CLIP_STD, maxPixels: 100_000_000 };
 const pre = new ImagePreprocessor(options);
@@ -191,15 +191,10 @@ export async function largeJpeg(width: number, height: number): Promise<Buffer> 
     .toBuffer();
 }
 
-async function main(): Promise<void> {
+export default async function main(args: string[]): Promise<void> {
+  const at = args.indexOf('--runs');
+  if (at >= 0) runs = Number(args[at + 1]);
   await parity(pre);
   await parity(exactPre);
   await speed();
-}
-
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
 }

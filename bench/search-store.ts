@@ -3,7 +3,7 @@
  * reused by later runs), and its search latency and recall@10 against brute force, unfiltered and with
  * filters of several selectivities. `pnpm bench search` combines these with the HTTP measurements.
  *
- *   pnpm exec tsx bench/search-store.ts [--dir DIR] [--count 100000] [--queries 200]
+ *   pnpm bench search-store [--dir DIR] [--count 100000] [--queries 200]
  */
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,10 +12,11 @@ import { parseArgs } from 'node:util';
 
 import {
   type EmbeddedVectorStore,
+  type MetadataFilter,
   openEmbeddedVectorStore,
   type SearchPlan,
-} from '../core/src/vector-store/embedded/embedded-vector-store';
-import type { MetadataFilter, VectorItem } from '../core/src/vector-store/vector-store';
+  type VectorItem,
+} from '@clip-search/core';
 import { exactTopK, lowRankUnitVectors, quantile, recall, rowOf } from './lib/random-vectors';
 
 export const BENCH_MODEL_ID = 'bench-low-rank-512';
@@ -26,6 +27,8 @@ const BATCH = 1_000;
 
 export interface BenchStoreOptions {
   readonly dir: string;
+  /** The model id stamped on the store and its items (a gateway opens it only with that model). */
+  readonly modelId?: string;
   readonly count?: number;
   readonly log?: (line: string) => void;
 }
@@ -38,14 +41,14 @@ export function benchItemId(row: number): string {
  * Metadata that gives filters of known selectivity: `shard` keeps 10% per value, `bucket` 1%, `cell` 0.1%,
  * and the URI sits in one of ten folders (`file:///bench/f3/…` keeps 10% by prefix).
  */
-export function benchItem(row: number, vector: Float32Array): VectorItem {
+export function benchItem(row: number, vector: Float32Array, modelId = BENCH_MODEL_ID): VectorItem {
   return {
     id: benchItemId(row),
     uri: `file:///bench/f${row % 10}/${row}.jpg`,
     contentHash: `sha256:${row}`,
     width: 640,
     height: 480,
-    modelId: BENCH_MODEL_ID,
+    modelId,
     ingestedAt: '2026-01-01T00:00:00.000Z',
     metadata: { shard: row % 10, bucket: row % 100, cell: row % 1_000 },
     vector,
@@ -64,11 +67,12 @@ export function benchQueries(count: number): Float32Array {
 export function openBenchStore(
   dir: string,
   onSearch?: (plan: SearchPlan) => void,
+  modelId = BENCH_MODEL_ID,
 ): Promise<EmbeddedVectorStore> {
   return openEmbeddedVectorStore({
     dir,
     dim: BENCH_DIM,
-    modelId: BENCH_MODEL_ID,
+    modelId,
     ...(onSearch ? { onSearch } : {}),
   });
 }
@@ -81,9 +85,10 @@ export async function ensureBenchStore(
   options: BenchStoreOptions,
 ): Promise<{ readonly built: boolean; readonly seconds: number }> {
   const count = options.count ?? 100_000;
+  const modelId = options.modelId ?? BENCH_MODEL_ID;
   const log = options.log ?? ((): void => undefined);
   if (existsSync(options.dir)) {
-    const existing = await openBenchStore(options.dir);
+    const existing = await openBenchStore(options.dir, undefined, modelId);
     const stored = await existing.count();
     await existing.close();
     if (stored === count) return { built: false, seconds: 0 };
@@ -92,12 +97,12 @@ export async function ensureBenchStore(
   }
   const started = performance.now();
   const vectors = benchVectors(count);
-  const store = await openBenchStore(options.dir);
+  const store = await openBenchStore(options.dir, undefined, modelId);
   try {
     for (let start = 0; start < count; start += BATCH) {
       const items: VectorItem[] = [];
       for (let row = start; row < Math.min(count, start + BATCH); row++)
-        items.push(benchItem(row, rowOf(vectors, BENCH_DIM, row)));
+        items.push(benchItem(row, rowOf(vectors, BENCH_DIM, row), modelId));
       await store.upsert(items);
       if ((start / BATCH) % 10 === 9) log(`  ${start + BATCH} of ${count} items stored`);
     }
@@ -138,14 +143,19 @@ export const BENCH_FILTERS: readonly {
  */
 export async function measureStoreSearch(
   dir: string,
-  options: { readonly count: number; readonly queryCount: number; readonly recallQueries?: number },
+  options: {
+    readonly count: number;
+    readonly queryCount: number;
+    readonly recallQueries?: number;
+    readonly modelId?: string;
+  },
 ): Promise<{ readonly openSeconds: number; readonly results: SearchMeasurement[] }> {
   const recallQueries = Math.min(options.recallQueries ?? 50, options.queryCount);
   const vectors = benchVectors(options.count);
   const queries = benchQueries(options.queryCount);
   const plans: SearchPlan[] = [];
   const opened = performance.now();
-  const store = await openBenchStore(dir, (plan) => plans.push(plan));
+  const store = await openBenchStore(dir, (plan) => plans.push(plan), options.modelId);
   const openSeconds = (performance.now() - opened) / 1e3;
   try {
     const results: SearchMeasurement[] = [];
@@ -192,8 +202,9 @@ export function searchTable(results: readonly SearchMeasurement[]): string {
   ].join('\n');
 }
 
-async function main(): Promise<void> {
+export default async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
+    args,
     options: {
       dir: { type: 'string', default: join(tmpdir(), 'clip-search-bench-store') },
       count: { type: 'string', default: '100000' },
@@ -213,11 +224,4 @@ async function main(): Promise<void> {
   });
   console.log(`opened in ${openSeconds.toFixed(2)} s (index snapshot load + replay)\n`);
   console.log(searchTable(results));
-}
-
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
 }

@@ -1,15 +1,13 @@
 /**
  * `pnpm bench search [--items 100000] [--seconds 10] [--model-dir DIR]`
  *
- * Text search through HTTP against a store of `--items` stored vectors (random unit vectors: the hardest
- * case for an ANN index), side by side in one run:
+ * Text search through HTTP against the bench store of `--items` vectors (`search-store.ts`: structured like
+ * real embeddings, built once into .bench/ and reused), side by side in one run:
  * - p50/p99 latency and QPS under 1 and 16 concurrent clients (autocannon, gateway in its own process);
- * - where the time goes: text encoder vs vector store vs the rest (HTTP, JSON, routing), from the
- *   gateway's own Prometheus histograms over the same requests;
- * - the store alone in-process: p50/p99 and recall@10 against exact search.
- * `--data low-rank` (default) stores vectors structured like real embeddings, `--data uniform` the worst case.
- * The model defaults to the full-size synthetic ViT-B/32 (the real text encoder's cost); the store is
- * built once into .bench/ and reused.
+ * - where the time goes: text encoder vs vector store vs the rest (HTTP, JSON, micro-batching wait), from
+ *   the gateway's own Prometheus histograms over the same requests;
+ * - the store alone in-process, unfiltered and filtered: p50/p99 and recall@10 against exact search.
+ * The model defaults to the full-size synthetic ViT-B/32 (the real text encoder's cost).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,19 +15,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { openEmbeddedVectorStore, resolveModelContract, type VectorItem } from '@clip-search/core';
-import {
-  exactTopK,
-  lowRankUnitVectors,
-  quantile,
-  randomUnitVectors,
-  recall,
-  rowOf,
-} from './lib/random-vectors';
+import { resolveModelContract } from '@clip-search/core';
 import { caltechPrompts, REPO_ROOT, syntheticVitB32 } from './lib/shared-data';
 import { printTable } from './lib/table';
-
-const SEED = 20261124;
+import { BENCH_DIM, ensureBenchStore, measureStoreSearch, searchTable } from './search-store';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -42,87 +31,6 @@ async function freePort(): Promise<number> {
       });
     });
   });
-}
-
-/** Builds (once) a store of `count` random unit vectors under `dataDir/vectors`, for `modelId`. */
-type Distribution = 'low-rank' | 'uniform';
-
-/**
- * Stored vectors and queries: `low-rank` is structured like real CLIP embeddings (a 16-d subspace plus
- * noise, see lowRankUnitVectors); `uniform` on the sphere has no neighbourhoods at all (the worst case).
- */
-function vectorsOf(distribution: Distribution, count: number, dim: number, seed: number): Float32Array {
-  return distribution === 'uniform'
-    ? randomUnitVectors(count, dim, seed)
-    : lowRankUnitVectors(count, dim, seed);
-}
-
-async function ensureStore(
-  dataDir: string,
-  count: number,
-  dim: number,
-  modelId: string,
-  distribution: Distribution,
-): Promise<Float32Array> {
-  const vectors = vectorsOf(distribution, count, dim, SEED);
-  const store = await openEmbeddedVectorStore({ dir: path.join(dataDir, 'vectors'), dim, modelId });
-  try {
-    const have = await store.count();
-    if (have !== count) {
-      process.stderr.write(`building a store of ${count} × ${dim} vectors in ${dataDir} (once)…\n`);
-      const now = new Date().toISOString();
-      for (let start = 0; start < count; start += 2000) {
-        const batch: VectorItem[] = [];
-        for (let i = start; i < Math.min(count, start + 2000); i++) {
-          batch.push({
-            id: `item-${String(i).padStart(7, '0')}`,
-            uri: `bench://vectors/${i}`,
-            contentHash: String(i),
-            width: 224,
-            height: 224,
-            modelId,
-            ingestedAt: now,
-            metadata: { shard: i % 10 },
-            vector: rowOf(vectors, dim, i),
-          });
-        }
-        await store.upsert(batch);
-      }
-    }
-  } finally {
-    await store.close();
-  }
-  return vectors;
-}
-
-/** The store alone, in this process: latency and recall@10 against exact search. */
-async function measureStore(
-  dataDir: string,
-  vectors: Float32Array,
-  dim: number,
-  modelId: string,
-  distribution: Distribution,
-) {
-  const store = await openEmbeddedVectorStore({ dir: path.join(dataDir, 'vectors'), dim, modelId });
-  try {
-    const queries = vectorsOf(distribution, 200, dim, SEED + 1);
-    const latencies: number[] = [];
-    let recallSum = 0;
-    for (let q = 0; q < 200; q++) {
-      const query = rowOf(queries, dim, q);
-      const start = process.hrtime.bigint();
-      const hits = await store.search({ vector: query, k: 10 });
-      latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
-      const truth = exactTopK(vectors, dim, query, 10).map((i) => `item-${String(i).padStart(7, '0')}`);
-      recallSum += recall(
-        hits.map((h) => h.item.id),
-        truth,
-      );
-    }
-    return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), recall: recallSum / 200 };
-  } finally {
-    await store.close();
-  }
 }
 
 function startGateway(env: NodeJS.ProcessEnv, port: number): ChildProcess {
@@ -197,22 +105,22 @@ export default async function main(args: string[]): Promise<void> {
       items: { type: 'string', default: '100000' },
       seconds: { type: 'string', default: '10' },
       'model-dir': { type: 'string' },
-      data: { type: 'string', default: 'low-rank' },
     },
   });
-  if (values.data !== 'low-rank' && values.data !== 'uniform')
-    throw new Error('--data is low-rank or uniform');
-  const distribution: Distribution = values.data;
   const count = Number(values.items);
   const seconds = Number(values.seconds);
   const modelDir = path.resolve(values['model-dir'] ?? syntheticVitB32());
   const { manifest } = await resolveModelContract({ modelDir, modelName: '' });
-  const dataDir = path.join(REPO_ROOT, '.bench', `search-${manifest.name}-${distribution}-${count}`);
+  if (manifest.dim !== BENCH_DIM)
+    throw new Error(`the bench store holds ${BENCH_DIM}-d vectors; ${manifest.name} is ${manifest.dim}-d`);
+  const dataDir = path.join(REPO_ROOT, '.bench', `search-${manifest.name}-${count}`);
+  const storeDir = path.join(dataDir, 'vectors');
   const emptyCorpus = path.join(dataDir, 'empty-corpus');
   fs.mkdirSync(emptyCorpus, { recursive: true });
 
-  const vectors = await ensureStore(dataDir, count, manifest.dim, manifest.name, distribution);
-  const storeAlone = await measureStore(dataDir, vectors, manifest.dim, manifest.name, distribution);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  await ensureBenchStore({ dir: storeDir, count, modelId: manifest.name, log });
+  const storeAlone = await measureStoreSearch(storeDir, { count, queryCount: 200, modelId: manifest.name });
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -252,16 +160,10 @@ export default async function main(args: string[]): Promise<void> {
         ].join(' ');
       }
     }
-    rows.push([
-      'vector store alone, in-process (1 client)',
-      storeAlone.p50,
-      storeAlone.p99,
-      1000 / storeAlone.p50,
-    ]);
-    process.stderr.write(`model ${manifest.name}, ${count} stored vectors (${distribution})\n`);
+    process.stderr.write(`model ${manifest.name}, ${count} stored vectors\n`);
     printTable(['measure', 'p50 ms', 'p99 ms', 'QPS'], rows);
     process.stdout.write(
-      `\nrecall@10 of the store vs exact search (200 queries, ${distribution} vectors): ${storeAlone.recall.toFixed(3)}\n${shares}\n`,
+      `\n${shares}\n\nThe store alone, in-process (recall@10 vs exact search):\n${searchTable(storeAlone.results)}\n`,
     );
   } finally {
     gateway.kill('SIGTERM');

@@ -2,7 +2,7 @@
  * Which ANN library backs the embedded vector store: usearch (HNSW) or hnswlib-node (HNSW), on the same
  * seeded data with the same graph parameters, one thread for queries.
  *
- *   pnpm exec tsx bench/vector-index-choice.ts [--n 100000] [--dim 512] [--queries 1000] [--data low-rank|uniform]
+ *   pnpm bench vector-index-choice [--n 100000] [--dim 512] [--queries 1000] [--data low-rank|uniform]
  *
  * The machines are shared (2 cores, other jobs running), so the two libraries are measured interleaved in
  * one process: each build step, each query, goes to one library then the other (alternating which goes
@@ -357,8 +357,9 @@ function table(contenders: readonly Contender[], tallies: readonly Tally[], twoT
   return [header, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 }
 
-function main(): void {
+export default function main(args: string[]): void {
   const { values } = parseArgs({
+    args,
     options: {
       n: { type: 'string', default: '100000' },
       dim: { type: 'string', default: '512' },
@@ -378,5 +379,3 @@ function main(): void {
   );
   console.log(table(contenders, tallies, twoThreads));
 }
-
-main();

@@ -1,10 +1,9 @@
-import { ClipTokenizer } from '../clip/clip-tokenizer';
-import { ImagePreprocessor } from '../clip/image-preprocessor';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import { resolveModelContract } from '../model/model-contract';
-import { ClipEmbedder } from './clip-embedder';
+import { assembleClipEmbedder, loadModelTokenizer } from './assemble-clip-embedder';
+import type { ClipEmbedder } from './clip-embedder';
 import { createOnnxEmbedder, type CreateOnnxEmbedderOptions } from './create-onnx-embedder';
 import { tritonConfig } from './triton/triton-config';
 import { TritonInferenceBackend } from './triton/triton-inference-backend';
@@ -36,7 +35,7 @@ async function createTritonEmbedder(
   options: CreateEmbedderOptions,
 ): Promise<ClipEmbedder> {
   const { manifest, bpePath } = await resolveModelContract(config.embedder);
-  const tokenizer = await ClipTokenizer.fromBpeFile(bpePath, manifest.text.contextLength);
+  const tokenizer = await loadModelTokenizer(bpePath, manifest);
   const url = config.triton.url;
   if (url === undefined) throw new Error('TRITON_URL is validated by loadConfig when EMBEDDER=triton');
   const backend = await TritonInferenceBackend.connect(
@@ -51,18 +50,5 @@ async function createTritonEmbedder(
     manifest,
     options.logger === undefined ? {} : { logger: options.logger },
   );
-  return new ClipEmbedder({
-    backend,
-    tokenizer,
-    preprocessor: new ImagePreprocessor({
-      size: manifest.image.size,
-      mean: manifest.image.mean,
-      std: manifest.image.std,
-      maxPixels: config.embedder.maxImagePixels,
-    }),
-    manifest,
-    maxBatchSize: config.embedder.maxBatchSize,
-    maxWaitMs: config.embedder.maxWaitMs,
-    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-  });
+  return assembleClipEmbedder(backend, tokenizer, manifest, config.embedder, options);
 }

@@ -1,10 +1,8 @@
-import { ClipTokenizer } from '../clip/clip-tokenizer';
-import { ImagePreprocessor } from '../clip/image-preprocessor';
-import { ClipSearchError, ModelLoadError } from '../errors/clip-search-error';
 import type { Metrics } from '../metrics/metrics';
 import type { ResolvedModel } from '../model/model-manifest';
 import { resolveModel, type ResolveModelOptions } from '../model/model-resolver';
-import { ClipEmbedder } from './clip-embedder';
+import { assembleClipEmbedder, loadModelTokenizer } from './assemble-clip-embedder';
+import type { ClipEmbedder } from './clip-embedder';
 import type { EmbedderConfig } from './embedder-config';
 import { OnnxInferenceBackend } from './onnx-inference-backend';
 
@@ -41,40 +39,11 @@ export async function createOnnxEmbedder(
   });
   const { manifest } = model;
 
-  let tokenizer: ClipTokenizer;
-  try {
-    tokenizer = await ClipTokenizer.fromBpeFile(model.bpePath, manifest.text.contextLength);
-  } catch (error) {
-    if (error instanceof ClipSearchError) throw error;
-    throw new ModelLoadError(
-      `Cannot load the tokenizer merges ${model.bpePath}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-
+  const tokenizer = await loadModelTokenizer(model.bpePath, manifest);
   const backend = await OnnxInferenceBackend.load(model, {
     threads: config.threads,
     maxBatchSize: options.backendMaxBatchSize ?? Math.max(64, config.maxBatchSize),
   });
-  const preprocessor = new ImagePreprocessor({
-    size: manifest.image.size,
-    mean: manifest.image.mean,
-    std: manifest.image.std,
-    maxPixels: config.maxImagePixels,
-  });
-  const embedder = new ClipEmbedder({
-    backend,
-    tokenizer,
-    preprocessor,
-    manifest,
-    maxBatchSize: config.maxBatchSize,
-    maxWaitMs: config.maxWaitMs,
-    ...(options.preprocessConcurrency === undefined
-      ? {}
-      : { preprocessConcurrency: options.preprocessConcurrency }),
-    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-  });
+  const embedder = assembleClipEmbedder(backend, tokenizer, manifest, config, options);
   return { embedder, model };
 }

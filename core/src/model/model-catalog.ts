@@ -1,3 +1,4 @@
+import { CLIP_MEAN, CLIP_STD } from '../clip/image-preprocessor';
 import type { ModelManifest } from './model-manifest';
 
 /** One file of a catalog model, as it sits in its Hugging Face repository. */
@@ -27,9 +28,6 @@ export interface CatalogModel {
   /** The manifest written into the cache folder; `image.file`/`text.file` are the local file names. */
   readonly manifest: Omit<ModelManifest, 'sha256'>;
 }
-
-const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
-const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 
 /**
  * OpenAI CLIP ViT-B/32 as exported to ONNX for Transformers.js (Xenova/clip-vit-base-patch32, MIT):

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { ClipTokenizer } from '../clip/clip-tokenizer';
 import type { EmbedderConfig } from '../embedder/embedder-config';
-import { ModelLoadError } from '../errors/clip-search-error';
-import { findCatalogModel, MODEL_CATALOG } from './model-catalog';
 import type { ModelManifest } from './model-manifest';
 import { readModelManifest } from './model-manifest-file';
+import { requireCatalogModel } from './model-resolver';
 
 /** What a caller needs of a model when the weights run elsewhere (Triton), or not at all (tokenize). */
 export interface ModelContract {
@@ -27,11 +26,6 @@ export async function resolveModelContract(
       bpePath: bpeFile === undefined ? ClipTokenizer.bundledBpePath : path.join(config.modelDir, bpeFile),
     };
   }
-  const entry = findCatalogModel(config.modelName);
-  if (entry === undefined) {
-    throw new ModelLoadError(
-      `Unknown model '${config.modelName}' (CLIP_MODEL). Known models: ${MODEL_CATALOG.map((m) => m.name).join(', ')}; or set CLIP_MODEL_DIR.`,
-    );
-  }
+  const entry = requireCatalogModel(config.modelName);
   return { manifest: { ...entry.manifest, sha256: {} }, bpePath: ClipTokenizer.bundledBpePath };
 }

@@ -97,21 +97,27 @@ export async function resolveModelDir(dir: string): Promise<ResolvedModel> {
  * `modelName`, downloaded on first use into `<modelCacheDir>/<modelName>/` (verified, resumable, with
  * its `model.json` written last, as the mark of a complete download).
  */
+/** The catalog entry named `name` (`CLIP_MODEL`), or a ModelLoadError listing the known models. */
+export function requireCatalogModel(
+  name: string,
+  catalog: readonly CatalogModel[] = MODEL_CATALOG,
+): CatalogModel {
+  const entry = findCatalogModel(name, catalog);
+  if (entry !== undefined) return entry;
+  throw new ModelLoadError(
+    `Unknown model '${name}' (CLIP_MODEL). Known models: ${catalog
+      .map((m) => `${m.name} (${m.description})`)
+      .join(', ')}. Or set CLIP_MODEL_DIR to a local model folder.\n${modelFolderHelp()}`,
+  );
+}
+
 export async function resolveModel(
   config: Pick<EmbedderConfig, 'modelDir' | 'modelName' | 'modelCacheDir'>,
   options: ResolveModelOptions = {},
 ): Promise<ResolvedModel> {
   if (config.modelDir !== undefined) return resolveModelDir(config.modelDir);
 
-  const catalog = options.catalog ?? MODEL_CATALOG;
-  const entry = findCatalogModel(config.modelName, catalog);
-  if (entry === undefined) {
-    throw new ModelLoadError(
-      `Unknown model '${config.modelName}' (CLIP_MODEL). Known models: ${catalog
-        .map((m) => `${m.name} (${m.description})`)
-        .join(', ')}. Or set CLIP_MODEL_DIR to a local model folder.\n${modelFolderHelp()}`,
-    );
-  }
+  const entry = requireCatalogModel(config.modelName, options.catalog);
   const dir = path.resolve(config.modelCacheDir, entry.name);
   if (await isComplete(dir, entry)) return resolveModelDir(dir);
   return downloadCatalogModel(entry, dir, options);

@@ -2,9 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { PHOTOS, ROOT, runCli, TINY } from './helpers/run-cli';
-
-const run = runCli;
+import { PHOTOS, ROOT, runCli as run, TINY } from './helpers/run-cli';
 
 // Each case starts a Node process that compiles the CLI (tsx) and loads a model: allow for a busy machine.
 jest.setTimeout(180_000);

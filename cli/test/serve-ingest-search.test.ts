@@ -3,12 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BIN, PHOTOS, runCli, TINY } from './helpers/run-cli';
+import { BIN, PHOTOS, runCli as run, TINY } from './helpers/run-cli';
 
 // Every CLI run is a Node process compiling TypeScript (tsx) on a shared two-core machine.
 jest.setTimeout(180_000);
-
-const run = runCli;
 
 /** `clip-search serve` in the background; resolves with the URL it logs once listening. */
 function serve(

@@ -71,6 +71,19 @@ describe('gateway HTTP API (tiny-clip, embedded store and queue)', () => {
     return response.body as SearchBody;
   };
 
+  /** A GET whose body (an image) is collected into a Buffer. */
+  const getBytes = (url: string) =>
+    api()
+      .get(url)
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          done(null, Buffer.concat(chunks));
+        });
+      });
+
   beforeAll(async () => {
     corpus = await makeCorpus();
     outside = await mkdtemp(path.join(os.tmpdir(), 'clip-search-outside-'));
@@ -408,17 +421,7 @@ describe('gateway HTTP API (tiny-clip, embedded store and queue)', () => {
 
     it('streams the original with its content type, ETag and Cache-Control; 304 when current', async () => {
       const id = ids['rocket.jpg'] ?? '';
-      const response = await api()
-        .get(`/v1/items/${id}/image`)
-        .buffer(true)
-        .parse((res, done) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            done(null, Buffer.concat(chunks));
-          });
-        })
-        .expect(200);
+      const response = await getBytes(`/v1/items/${id}/image`).expect(200);
       expect(response.headers['content-type']).toBe('image/jpeg');
       expect(response.headers['cache-control']).toMatch(/max-age=\d+/);
       const etag = response.headers.etag as string;
@@ -435,17 +438,7 @@ describe('gateway HTTP API (tiny-clip, embedded store and queue)', () => {
 
     it('renders a 256 px JPEG thumbnail, cached on disk', async () => {
       const id = ids['coffee.png'] ?? '';
-      const getThumb = () =>
-        api()
-          .get(`/v1/items/${id}/thumbnail`)
-          .buffer(true)
-          .parse((res, done) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (chunk: Buffer) => chunks.push(chunk));
-            res.on('end', () => {
-              done(null, Buffer.concat(chunks));
-            });
-          });
+      const getThumb = () => getBytes(`/v1/items/${id}/thumbnail`);
       const first = await getThumb().expect(200).expect('content-type', 'image/jpeg');
       const bytes = first.body as Buffer;
       expect(jpegSize(bytes)).toEqual({ width: 256, height: 171 }); // coffee.png is 600×400

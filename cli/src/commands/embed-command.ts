@@ -16,26 +16,25 @@ export async function embedCommand(args: string[]): Promise<void> {
   const config = configWithModelDir(values['model-dir']);
   const embedder = await createEmbedder(config);
   try {
-    const model = embedder.info.id;
-    const dim = embedder.info.dim;
+    const { id: model, dim } = embedder.info;
+    let line: Record<string, unknown>;
     if (values.text !== undefined) {
       const [result] = await embedder.embedTexts([values.text]);
       if (result === undefined) throw new Error('the embedder returned no result');
-      const line = { embedding: Array.from(result.embedding), dim, model, truncated: result.truncated };
-      process.stdout.write(`${JSON.stringify(line)}\n`);
+      line = { embedding: Array.from(result.embedding), dim, model, truncated: result.truncated };
     } else {
       const [result] = await embedder.embedImages([{ path: values.image ?? '' }]);
       if (result === undefined) throw new Error('the embedder returned no result');
       if (!result.ok) throw result.error;
-      const line = {
+      line = {
         embedding: Array.from(result.embedding),
         dim,
         model,
         width: result.width,
         height: result.height,
       };
-      process.stdout.write(`${JSON.stringify(line)}\n`);
     }
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   } finally {
     await embedder.close();
   }

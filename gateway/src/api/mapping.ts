@@ -1,16 +1,9 @@
-import type { IngestJobStatus, ItemRecord, MetadataFilter, SearchHit } from '@clip-search/core';
+import type { IngestJobStatus, ItemRecord, SearchHit } from '@clip-search/core';
 import { ValidationFailedError } from '../http/http-errors';
 import type { QueryTerm } from '../services/search-service';
 import type { Item } from './item-models';
 import type { IngestJob } from './ingest-models';
-import type {
-  IncludeField,
-  MetadataFilterBody,
-  QueryTerms,
-  QueryText,
-  SearchResponse,
-  SearchResult,
-} from './search-models';
+import type { IncludeField, QueryTerms, QueryText, SearchResponse, SearchResult } from './search-models';
 
 /** Where an item's bytes are served; relative, so they work behind any proxy or prefix-less host. */
 export const imagePath = (id: string): string => `/v1/items/${encodeURIComponent(id)}/image`;
@@ -42,11 +35,6 @@ export function toQueryTerms(query: QueryText | QueryTerms): QueryTerm[] {
     if ('itemId' in term) return { kind: 'item', itemId: term.itemId, weight, field };
     return { kind: 'vector', vector: term.vector, weight, field };
   });
-}
-
-/** The API filter is the port's MetadataFilter, structurally; only readonly-ness differs. */
-export function toMetadataFilter(filter: MetadataFilterBody | undefined): MetadataFilter | undefined {
-  return filter;
 }
 
 export function toSearchResponse(

@@ -56,16 +56,8 @@ export class BackendGate {
 
   /** The backends, or a BackendUnavailableError (503 + Retry-After) saying why not. */
   require(): Backends {
-    switch (this.state.kind) {
-      case 'ready':
-        return this.state.backends;
-      case 'opening':
-        return unavailable('The model and the vector store are still loading', 5);
-      case 'failed':
-        return unavailable(`The backends failed to open: ${describe(this.state.error)}`, 30);
-      case 'closed':
-        return unavailable('The server is shutting down', 5);
-    }
+    if (this.state.kind === 'ready') return this.state.backends;
+    throw unavailable(this.state);
   }
 
   /** The backends when ready, else undefined (for /readyz and /v1/stats, which report instead of failing). */
@@ -75,13 +67,7 @@ export class BackendGate {
 
   /** The error `require()` would throw now, or undefined when ready (for readiness reports). */
   notReady(): BackendUnavailableError | undefined {
-    try {
-      this.require();
-      return undefined;
-    } catch (error) {
-      if (error instanceof BackendUnavailableError) return error;
-      throw error;
-    }
+    return this.state.kind === 'ready' ? undefined : unavailable(this.state);
   }
 
   async close(): Promise<void> {
@@ -91,8 +77,16 @@ export class BackendGate {
   }
 }
 
-function unavailable(message: string, retryAfterSeconds: number): never {
-  throw new BackendUnavailableError(message, retryAfterSeconds);
+/** Why the backends cannot serve in a state other than `ready`, and when to ask again. */
+function unavailable(state: Exclude<GateState, { kind: 'ready' }>): BackendUnavailableError {
+  switch (state.kind) {
+    case 'opening':
+      return new BackendUnavailableError('The model and the vector store are still loading', 5);
+    case 'failed':
+      return new BackendUnavailableError(`The backends failed to open: ${describe(state.error)}`, 30);
+    case 'closed':
+      return new BackendUnavailableError('The server is shutting down', 5);
+  }
 }
 
 function describe(error: unknown): string {

@@ -11,7 +11,7 @@ import {
   UploadedFile,
 } from '@tsoa/runtime';
 import type { Request as ExpressRequest } from 'express';
-import { toMetadataFilter, toQueryTerms, toSearchResponse } from '../api/mapping';
+import { toQueryTerms, toSearchResponse } from '../api/mapping';
 import type { SearchBody, SearchResponse } from '../api/search-models';
 import { requireContentType } from '../http/body-parsers';
 import { ValidationFailedError, type FieldError } from '../http/http-errors';
@@ -79,7 +79,8 @@ export class SearchController extends Controller {
         k: body.k ?? 10,
         offset: body.offset ?? 0,
         ...(body.minScore === undefined ? {} : { minScore: body.minScore }),
-        ...(body.filter === undefined ? {} : { filter: toMetadataFilter(body.filter) }),
+        // The API's filter is the port's MetadataFilter, structurally: it passes through as it is.
+        ...(body.filter === undefined ? {} : { filter: body.filter }),
       },
       abortOnClose(req),
     );

@@ -81,12 +81,12 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       if (problem.detail.length > MAX_DETAIL) problem.detail = `${problem.detail.slice(0, MAX_DETAIL)}…`;
       // A backend that is loading or down is an expected state (503 + Retry-After, surfaced by /readyz),
       // not a bug: a warning without a stack, so polling /readyz during a model download stays quiet.
-      if (typed instanceof BackendUnavailableError) log.warn(typed.message, { requestId, type: typed.type });
-      else if (typed.status >= 500)
+      if (typed instanceof BackendUnavailableError) {
+        log.warn(typed.message, { requestId, type: typed.type });
+        res.setHeader('Retry-After', String(typed.retryAfterSeconds));
+      } else if (typed.status >= 500)
         log.error(typed.message, { requestId, type: typed.type, stack: typed.stack });
       else log.debug(typed.message, { requestId, type: typed.type });
-      if (typed instanceof BackendUnavailableError)
-        res.setHeader('Retry-After', String(typed.retryAfterSeconds));
     }
     res.status(problem.status).type(PROBLEM_JSON).send(JSON.stringify(problem));
   };

@@ -192,10 +192,7 @@ function inField(field: string): (error: unknown) => never {
     )
       throw new UnsupportedImageError(`${field}: ${(error as Error).message}`);
     if (error instanceof InvalidImageError) throw new InvalidImageError(`${field}: ${error.message}`);
-    if (error instanceof ClipSearchError) {
-      error.message = `${field}: ${error.message}`;
-      throw error;
-    }
+    if (error instanceof ClipSearchError) error.message = `${field}: ${error.message}`;
     throw error;
   };
 }

@@ -45,19 +45,21 @@ export class ThumbnailService {
   }
 
   async thumbnail(item: ItemRecord): Promise<ThumbnailImage> {
-    const file = this.fileOf(item);
+    const version = this.version(item);
+    const file = this.fileOf(item.id, version);
     let pending = this.rendering.get(file);
     if (pending === undefined) {
       pending = this.readOrRender(item, file).finally(() => this.rendering.delete(file));
       this.rendering.set(file, pending);
     }
-    return { data: await pending, contentType: 'image/jpeg', etag: this.etag(item) };
+    return { data: await pending, contentType: 'image/jpeg', etag: `"${version}"` };
   }
 
   /** Deletes every cached thumbnail of an item. */
   async forget(id: string): Promise<void> {
-    const dir = path.dirname(this.fileOf({ id, contentHash: '' }));
-    const prefix = `${safeName(id)}-`;
+    const name = safeName(id);
+    const dir = this.dirOf(name);
+    const prefix = `${name}-`;
     const names = await fsp.readdir(dir).catch(() => [] as string[]);
     await Promise.all(
       names.filter((n) => n.startsWith(prefix)).map((n) => fsp.rm(path.join(dir, n), { force: true })),
@@ -98,9 +100,14 @@ export class ThumbnailService {
     return createHash('sha256').update(`${item.contentHash}\0${this.size}`).digest('hex').slice(0, 16);
   }
 
-  private fileOf(item: Pick<ItemRecord, 'id' | 'contentHash'>): string {
-    const name = safeName(item.id);
-    return path.join(this.options.cacheDir, name.slice(0, 2), `${name}-${this.version(item)}.jpg`);
+  /** The folder of an item's thumbnails, by its safe name. */
+  private dirOf(name: string): string {
+    return path.join(this.options.cacheDir, name.slice(0, 2));
+  }
+
+  private fileOf(id: string, version: string): string {
+    const name = safeName(id);
+    return path.join(this.dirOf(name), `${name}-${version}.jpg`);
   }
 }
 

@@ -32,10 +32,3 @@ export * from './embedder/triton/triton-config';
 export * from './embedder/triton/triton-inference-backend';
 export * from './embedder/create-embedder';
 export * from './model/model-contract';
-export {
-  openEmbeddedVectorStore,
-  MAX_RESULT_WINDOW,
-  type EmbeddedVectorStore,
-  type EmbeddedVectorStoreOptions,
-  type SearchPlan,
-} from './vector-store/embedded/embedded-vector-store';

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Embedder } from '../embedder/embedder';
 import { BackendUnavailableError, InvalidInputError, InvalidSourceError } from '../errors/clip-search-error';
 import { createSilentLogger, type Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
+import { openDurableDatabase } from '../sqlite/durable-sqlite';
 import type { Metadata, VectorStore } from '../vector-store/vector-store';
 import { IngestPipeline, type IngestProgress } from './ingest-pipeline';
 import type {
@@ -151,7 +152,7 @@ export class EmbeddedIngestQueue implements IngestQueue {
 
   get(id: string): Promise<IngestJobStatus | undefined> {
     return this.whileOpen(() => {
-      const row = this.statements.get.get(id) as JobRow | undefined;
+      const row = this.row(id);
       return row === undefined ? undefined : toStatus(row);
     });
   }
@@ -168,7 +169,7 @@ export class EmbeddedIngestQueue implements IngestQueue {
   }
 
   private cancelNow(id: string): IngestJobStatus | undefined {
-    const row = this.statements.get.get(id) as JobRow | undefined;
+    const row = this.row(id);
     if (row === undefined) return undefined;
     if (row.state === 'queued' || row.state === 'active') {
       // The row turns `cancelled` now; an active run winds down in the background (its batches in
@@ -187,7 +188,7 @@ export class EmbeddedIngestQueue implements IngestQueue {
    */
   async whenSettled(id: string): Promise<IngestJobStatus | undefined> {
     this.assertOpen();
-    const row = this.statements.get.get(id) as JobRow | undefined;
+    const row = this.row(id);
     if (row === undefined) return undefined;
     if (TERMINAL.has(row.state) && this.active?.id !== id) return toStatus(row);
     return new Promise((resolve, reject) => {
@@ -279,15 +280,19 @@ export class EmbeddedIngestQueue implements IngestQueue {
   private settle(id: string): void {
     const list = this.waiters.get(id);
     if (list === undefined) return;
-    const row = this.statements.get.get(id) as JobRow | undefined;
+    const row = this.row(id);
     if (row === undefined || !TERMINAL.has(row.state)) return; // interrupted by close: waiters are told there
     this.waiters.delete(id);
     const status = toStatus(row);
     for (const notify of list) notify(status);
   }
 
+  private row(id: string): JobRow | undefined {
+    return this.statements.get.get(id) as JobRow | undefined;
+  }
+
   private mustGet(id: string): IngestJobStatus {
-    const row = this.statements.get.get(id) as JobRow | undefined;
+    const row = this.row(id);
     if (row === undefined) throw new Error(`Ingest job ${id} vanished from the job table`);
     return toStatus(row);
   }
@@ -307,45 +312,39 @@ export class EmbeddedIngestQueue implements IngestQueue {
   }
 }
 
+const JOBS_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS ingest_jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    request TEXT NOT NULL,
+    state TEXT NOT NULL,
+    total INTEGER NOT NULL DEFAULT 0,
+    processed INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    removed INTEGER NOT NULL DEFAULT 0,
+    errors TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+  );
+  CREATE INDEX IF NOT EXISTS ingest_jobs_state ON ingest_jobs (state, seq);
+`;
+
 function openJobDatabase(dataDir: string): Database.Database {
   fs.mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, INGEST_JOBS_FILE);
-  const db = new Database(file, { timeout: 1000 });
   try {
-    // EXCLUSIVE before WAL: no shared-memory index, and the lock taken by the first write below is held
-    // until close (the OS drops it if the process dies, so a crash never leaves the table locked).
-    db.pragma('locking_mode = EXCLUSIVE');
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS ingest_jobs (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        source TEXT NOT NULL,
-        request TEXT NOT NULL,
-        state TEXT NOT NULL,
-        total INTEGER NOT NULL DEFAULT 0,
-        processed INTEGER NOT NULL DEFAULT 0,
-        skipped INTEGER NOT NULL DEFAULT 0,
-        failed INTEGER NOT NULL DEFAULT 0,
-        removed INTEGER NOT NULL DEFAULT 0,
-        errors TEXT NOT NULL DEFAULT '[]',
-        error TEXT,
-        created_at TEXT NOT NULL,
-        started_at TEXT,
-        finished_at TEXT
-      );
-      CREATE INDEX IF NOT EXISTS ingest_jobs_state ON ingest_jobs (state, seq);
-    `);
+    return openDurableDatabase(file, JOBS_SCHEMA, 1000);
   } catch (error) {
-    db.close();
     if ((error as { code?: unknown }).code === 'SQLITE_BUSY')
       throw new BackendUnavailableError(`${file} is in use by another clip-search process`, 5, {
         cause: error,
       });
     throw error;
   }
-  return db;
 }
 
 function prepareStatements(db: Database.Database) {

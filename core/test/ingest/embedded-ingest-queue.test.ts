@@ -16,6 +16,7 @@ import {
 } from '../../src/ingest/embedded-ingest-queue';
 import { itemIdForUri } from '../../src/ingest/item-id';
 import type { VectorStore } from '../../src/vector-store/vector-store';
+import { scanAll } from '../vector-store/store-fixtures';
 import {
   DEMO_PHOTOS_DIR,
   demoImageNames,
@@ -102,14 +103,7 @@ function writeCorruptFiles(dir: string): string[] {
 }
 
 async function storedIds(): Promise<string[]> {
-  const ids: string[] = [];
-  let after: string | undefined;
-  do {
-    const page = await store.scan({ limit: 7, ...(after === undefined ? {} : { after }) });
-    ids.push(...page.items.map((item) => item.id));
-    after = page.next;
-  } while (after !== undefined);
-  return ids;
+  return (await scanAll(store, 7)).map((item) => item.id);
 }
 
 describe('EmbeddedIngestQueue with the real embedder and store', () => {

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { openEmbeddedIngestQueue } from '../../src/ingest/embedded-ingest-queue';
 import { itemIdForUri } from '../../src/ingest/item-id';
-import type { ItemRecord } from '../../src/vector-store/vector-store';
+import { scanAll } from '../vector-store/store-fixtures';
 import {
   GatedEmbedder,
   openStore,
@@ -95,13 +95,7 @@ test('an ingest killed with SIGKILL mid-job resumes on reopen: every file once, 
 
       // Every file indexed exactly once.
       expect(await store.count()).toBe(FILES);
-      const records: ItemRecord[] = [];
-      let after: string | undefined;
-      do {
-        const page = await store.scan({ limit: 64, ...(after === undefined ? {} : { after }) });
-        records.push(...page.items);
-        after = page.next;
-      } while (after !== undefined);
+      const records = await scanAll(store, 64);
       expect(records.map((record) => record.id).sort()).toEqual(expectedIds);
       expect(new Set(records.map((record) => record.uri)).size).toBe(FILES);
     } finally {

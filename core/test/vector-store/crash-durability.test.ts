@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 
 import { seededRandom } from '../../../bench/lib/random-vectors';
 import { openEmbeddedVectorStore } from '../../src/vector-store/embedded/embedded-vector-store';
-import { MODEL_ID, temporaryDir, vectorFor } from './store-fixtures';
+import { MODEL_ID, scanAll, temporaryDir, vectorFor } from './store-fixtures';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 const WRITER = join(__dirname, 'crash-writer.ts');
@@ -122,13 +122,7 @@ async function verify(
     for (const { id, version } of pending?.upsert ?? []) uncertain(id, version);
     for (const id of pending?.delete ?? []) uncertain(id, 'absent');
 
-    const stored: string[] = [];
-    for (let after: string | undefined; ;) {
-      const page = await store.scan({ limit: 500, ...(after === undefined ? {} : { after }) });
-      stored.push(...page.items.map((item) => item.id));
-      if (page.next === undefined) break;
-      after = page.next;
-    }
+    const stored = (await scanAll(store, 500)).map((item) => item.id);
     expect(new Set(stored).size).toBe(stored.length);
     expect(await store.count()).toBe(stored.length);
     // The reloaded index (snapshot + replay, or rebuild) holds exactly the stored items.

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { openEmbeddedVectorStore } from '../../src/vector-store/embedded/embedded-vector-store';
 import { seededRandom } from '../../../bench/lib/random-vectors';
-import { makeItem, MODEL_ID, vectorFor } from './store-fixtures';
+import { makeItem, MODEL_ID, scanAll, vectorFor } from './store-fixtures';
 
 async function main(): Promise<void> {
   const [dir, generationText, dimText] = process.argv.slice(2);
@@ -17,13 +17,7 @@ async function main(): Promise<void> {
   const dim = Number(dimText);
   // Frequent snapshots, so that kills also land while one is being written.
   const store = await openEmbeddedVectorStore({ dir, dim, modelId: MODEL_ID, snapshotEvery: 40 });
-  const existing: string[] = [];
-  for (let after: string | undefined; ;) {
-    const page = await store.scan({ limit: 1_000, ...(after === undefined ? {} : { after }) });
-    existing.push(...page.items.map((item) => item.id));
-    if (page.next === undefined) break;
-    after = page.next;
-  }
+  const existing = (await scanAll(store, 1_000)).map((item) => item.id);
   const random = seededRandom(1_000 + generation);
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { lowRankUnitVectors, rowOf } from '../../../bench/lib/random-vectors';
-import type { Metadata, VectorItem } from '../../src/vector-store/vector-store';
+import type { ItemRecord, Metadata, VectorItem, VectorStore } from '../../src/vector-store/vector-store';
 
 export const MODEL_ID = 'test-model';
 
@@ -62,4 +62,16 @@ export function vectorFor(id: string, version: number, dim: number): Float32Arra
   let seed = 2166136261;
   for (const ch of `${id}#${version}`) seed = Math.imul(seed ^ ch.charCodeAt(0), 16777619) >>> 0;
   return lowRankUnitVectors(1, dim, seed, { rank: 8 });
+}
+
+/** Every stored record, in id order, read with `scan` in pages of `pageSize`. */
+export async function scanAll(store: VectorStore, pageSize: number): Promise<ItemRecord[]> {
+  const records: ItemRecord[] = [];
+  let after: string | undefined;
+  do {
+    const page = await store.scan({ limit: pageSize, ...(after === undefined ? {} : { after }) });
+    records.push(...page.items);
+    after = page.next;
+  } while (after !== undefined);
+  return records;
 }

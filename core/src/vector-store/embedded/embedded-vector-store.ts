@@ -251,13 +251,8 @@ export class EmbeddedVectorStore implements VectorStore {
     const total = this.table.countAll();
     this.index = AnnIndex.create(this.indexOptions);
     this.snapshot = undefined;
-    let after = 0;
-    for (;;) {
-      const page = this.table.vectorsAfter(after, OPEN_CHUNK);
-      const last = page.at(-1);
-      if (last === undefined) break;
+    for (const page of this.table.vectorPages(OPEN_CHUNK)) {
       await this.insertInSteps(page);
-      after = last.label;
       if (total > OPEN_CHUNK) {
         this.logger.info('rebuilding vector index', { dir: this.options.dir, done: this.index.size, total });
       }
@@ -567,17 +562,13 @@ export class EmbeddedVectorStore implements VectorStore {
       let items = 0;
       let missing = 0;
       let mismatched = 0;
-      for (let after = 0; ;) {
-        const page = this.table.vectorsAfter(after, OPEN_CHUNK);
-        const last = page.at(-1);
-        if (last === undefined) break;
+      for (const page of this.table.vectorPages(OPEN_CHUNK)) {
         for (const { label, vector } of page) {
           const indexed = this.index.vectorOf(label);
           if (indexed === undefined) missing++;
           else if (indexed.some((x, i) => x !== vector[i])) mismatched++;
         }
         items += page.length;
-        after = last.label;
       }
       return { items, indexed: this.index.size, missing, mismatched };
     });

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 
 import type { ItemRecord, Metadata, VectorItem } from '../vector-store';
+import { openDurableDatabase } from '../../sqlite/durable-sqlite';
 import { fieldRows, type SqlCondition } from './metadata-fields';
 
 /**
@@ -103,18 +104,13 @@ export class ItemTable {
   }
 
   /**
-   * Opens (creating when absent) the database at `path`. WAL with synchronous=FULL: a commit returns only
-   * after the WAL is fsynced, so an acknowledged write survives kill -9 and power loss alike (NORMAL would
-   * survive kill -9 only). EXCLUSIVE locking: one process owns a store, since each process keeps its own
-   * in-memory index that would miss the other's writes; a second opener fails with SQLITE_BUSY.
+   * Opens (creating when absent) the database at `path`, durable and exclusive (see openDurableDatabase).
+   * One process owns a store, since each process keeps its own in-memory index that would miss the other's
+   * writes: a second opener fails at once with SQLITE_BUSY.
    */
   static open(path: string, modelId: string): ItemTable {
-    const db = new Database(path, { timeout: 0 });
+    const db = openDurableDatabase(path, SCHEMA, 0);
     try {
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.exec(SCHEMA);
       return new ItemTable(db, modelId);
     } catch (error) {
       db.close();
@@ -291,10 +287,18 @@ export class ItemTable {
     return this.statements.removedSince.all(seq) as number[];
   }
 
-  /** Up to `limit` vectors with labels above `afterLabel`, in label order: pages of a full rebuild. */
-  vectorsAfter(afterLabel: number, limit: number): LabelledVector[] {
-    const rows = this.statements.allVectors.all(afterLabel, limit) as { label: number; vector: Buffer }[];
-    return rows.map((row) => ({ label: row.label, vector: asFloat32(row.vector) }));
+  /**
+   * Every vector in label order, in pages of up to `pageSize` (each page one query, read when asked for):
+   * how a full rebuild or an integrity check walks the table without holding it all.
+   */
+  *vectorPages(pageSize: number): Generator<LabelledVector[]> {
+    for (let after = 0; ;) {
+      const rows = this.statements.allVectors.all(after, pageSize) as { label: number; vector: Buffer }[];
+      const last = rows.at(-1);
+      if (last === undefined) return;
+      yield rows.map((row) => ({ label: row.label, vector: asFloat32(row.vector) }));
+      after = last.label;
+    }
   }
 
   private toRecord(row: ItemRow): ItemRecord {

@@ -5,7 +5,16 @@ import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', '**/generated/**', 'fixtures/**', 'demo/**', 'coverage/**'],
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      '**/generated/**',
+      'fixtures/**',
+      'demo/**',
+      'coverage/**',
+      // The Python tools venv (scripts/python-tools.sh) ships third-party JS.
+      '.venv-tools/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,

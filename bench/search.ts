@@ -38,7 +38,8 @@ function startGateway(env: NodeJS.ProcessEnv, port: number): ChildProcess {
     process.execPath,
     [path.join(REPO_ROOT, 'cli/bin/clip-search.js'), 'serve', '--port', String(port)],
     {
-      env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+      // A load generator is one client: the per-client rate limit would measure itself.
+      env: { ...process.env, ...env, LOG_LEVEL: 'warn', RATE_LIMIT_SEARCH_PER_SECOND: '0' },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );

@@ -1,4 +1,4 @@
-import { ClipSearchError, loadConfig } from '@clip-search/core';
+import { ClipSearchError, readEnv } from '@clip-search/core';
 
 /** An error answer of the server, as its problem details describe it. */
 export class ServerProblemError extends ClipSearchError {
@@ -32,26 +32,41 @@ export const URL_OPTION = { url: { type: 'string' } } as const;
  */
 export function serverUrl(url: string | undefined): string {
   if (url !== undefined) return url.replace(/\/+$/, '');
-  const { host, port } = loadConfig().server;
+  // The variables alone, not the server's whole configuration: a client beside a server bound to 0.0.0.0
+  // holds no API_KEYS, and must not be refused for it.
+  const { HOST: host, PORT: port } = readEnv();
   const connectTo =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `http://${connectTo}:${port}`;
 }
 
+/** The environment variable the CLI takes its API key from (a client setting: the server never reads it). */
+export const API_KEY_VARIABLE = 'CLIP_SEARCH_API_KEY';
+
 /**
  * The CLI talks to a running gateway over its HTTP API (the one process that owns DATA_DIR), so the
  * index is never opened by two processes at once. JSON in and out; a problem answer becomes a
- * ServerProblemError carrying its detail.
+ * ServerProblemError carrying its detail. The API key, when there is one, goes as a bearer token.
  */
 export class GatewayClient {
-  constructor(readonly baseUrl: string) {}
+  private readonly apiKey: string | undefined;
+
+  constructor(
+    readonly baseUrl: string,
+    apiKey: string | undefined = process.env[API_KEY_VARIABLE],
+  ) {
+    this.apiKey = apiKey?.trim() === '' ? undefined : apiKey?.trim();
+  }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.apiKey === undefined ? {} : { authorization: `Bearer ${this.apiKey}` }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {
@@ -73,6 +88,15 @@ export class GatewayClient {
         { detail: `${response.status}: not a JSON answer from ${this.baseUrl}` },
         response.status,
       );
+    }
+    if (response.status === 401) {
+      const problem = isObject(parsed) ? parsed : {};
+      const hint =
+        this.apiKey === undefined
+          ? `set ${API_KEY_VARIABLE} to an API key of the server`
+          : `check ${API_KEY_VARIABLE}`;
+      const detail = typeof problem.detail === 'string' ? problem.detail : 'HTTP 401';
+      throw new ServerProblemError({ ...problem, detail: `${detail} (${hint})` }, response.status);
     }
     if (!response.ok) throw new ServerProblemError(isObject(parsed) ? parsed : {}, response.status);
     return parsed as T;

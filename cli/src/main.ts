@@ -1,11 +1,13 @@
 import { ClipSearchError, ConfigError } from '@clip-search/core';
 import { UsageError } from './cli-error';
+import { apikeyCommand } from './commands/apikey-command';
 import { configCommand } from './commands/config-command';
 import { embedCommand } from './commands/embed-command';
 import { ingestCommand } from './commands/ingest-command';
 import { preprocessCommand } from './commands/preprocess-command';
 import { searchCommand } from './commands/search-command';
 import { serveCommand } from './commands/serve-command';
+import { storeCommand } from './commands/store-command';
 import { tokenizeCommand } from './commands/tokenize-command';
 
 const USAGE = `Usage: clip-search <command> [options]
@@ -18,9 +20,13 @@ Commands:
   serve [--port N] [--corpus DIR]    the HTTP API (docs at /docs); indexes the corpus folder at start
   ingest SOURCE [--wait] [--sweep]   index a folder (file:///dir or a path) through a running server
   search TEXT [-k N] [--json]        search a running server; prints rank, score, id, uri
+  store check | store recover        check the vector store for damage; salvage a damaged one (server stopped)
+  apikey create --name NAME [--scope search|admin]
+                                     a new API key (shown once) and the API_KEYS entry with its hash
 
 Options for every model command: --model-dir DIR (or CLIP_MODEL_DIR) selects a local model folder.
-ingest and search talk to the server at --url (default http://127.0.0.1:$PORT).
+ingest and search talk to the server at --url (default http://127.0.0.1:$PORT), with the API key in
+CLIP_SEARCH_API_KEY when the server needs one.
 `;
 
 type Command = (args: string[]) => Promise<void> | void;
@@ -33,6 +39,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   serve: serveCommand,
   ingest: ingestCommand,
   search: searchCommand,
+  store: storeCommand,
+  apikey: apikeyCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

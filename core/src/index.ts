@@ -1,6 +1,7 @@
 // The public surface of @clip-search/core. Apps import from here, never from core's files.
 export * from './errors/clip-search-error';
 export * from './config/config';
+export * from './config/api-keys';
 export * from './config/config-table';
 export * from './logging/logger';
 export * from './metrics/metrics';
@@ -24,10 +25,15 @@ export * from './embedder/clip-embedder';
 export * from './embedder/create-onnx-embedder';
 export * from './image/thumbnail';
 export * from './vector-store/embedded/embedded-vector-store';
+export * from './vector-store/embedded/damaged-store-error';
+export * from './vector-store/embedded/store-recovery';
+export type { SqliteCheck } from './sqlite/sqlite-check';
 export * from './ingest/embedded-ingest-queue';
 export * from './ingest/local-folder-source';
+export * from './ingest/confined-file';
 export * from './ingest/ingest-pipeline';
 export * from './ingest/item-id';
+export * from './ingest/metadata-limits';
 export * from './embedder/triton/triton-config';
 export * from './embedder/triton/triton-inference-backend';
 export * from './embedder/create-embedder';

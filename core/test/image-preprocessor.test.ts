@@ -131,11 +131,14 @@ describe('ImagePreprocessor: large images', () => {
     expect(d.p99).toBeLessThanOrEqual(2 * LEVEL * 1.01);
   });
 
-  test('an extreme strip is fine: only the kept crop is resampled', async () => {
+  test('an extreme strip is fine when allowed: only the kept crop is resampled', async () => {
     const strip = await sharp({ create: { width: 3000, height: 2, channels: 3, background: '#3366cc' } })
       .png()
       .toBuffer();
-    const { pixels, width, height } = await fast.preprocess(strip);
+    // 1500:1 is over the default aspect ratio limit (50:1), refused before decoding.
+    await expect(fast.preprocess(strip)).rejects.toThrow(/MAX_IMAGE_ASPECT_RATIO/);
+    const lenient = new ImagePreprocessor({ ...clip, maxAspectRatio: 1500 });
+    const { pixels, width, height } = await lenient.preprocess(strip);
     expect([width, height]).toEqual([3000, 2]);
     const blue = (0xcc / 255 - CLIP_MEAN[2]) / CLIP_STD[2];
     expect(Math.abs(pixels[2 * 224 * 224 + 5000]! - blue)).toBeLessThan(1e-6);
@@ -211,8 +214,28 @@ describe('ImagePreprocessor: API', () => {
     );
   });
 
+  test('the time limit covers the JS resize too, and a signal stops the work', async () => {
+    // Exact (JS) resizing of 12 MP takes seconds; a 1 ms limit is spent by then, wherever it is noticed.
+    const big = await photo(4000, 3000);
+    const hasty = new ImagePreprocessor({ ...clip, exactResize: true, decodeTimeoutMs: 1 });
+    const error = await hasty.preprocess(big).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidImageError);
+    expect((error as Error).message).toMatch(/longer than the 1 ms limit \(IMAGE_DECODE_TIMEOUT_MS\)/);
+
+    const controller = new AbortController();
+    const reason = new Error('the client went away');
+    controller.abort(reason);
+    await expect(exact.preprocess(big, { signal: controller.signal })).rejects.toBe(reason);
+  });
+
   test.each([
     [{ size: 0 }, /size/],
+    [{ maxSide: 0 }, /maxSide/],
+    [{ maxAspectRatio: 0.5 }, /maxAspectRatio/],
+    [{ decodeTimeoutMs: 0 }, /decodeTimeoutMs/],
     [{ size: 22.5 }, /size/],
     [{ maxPixels: 0 }, /maxPixels/],
     [{ maxPixels: Infinity }, /maxPixels/],

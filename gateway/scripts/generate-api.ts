@@ -1,13 +1,13 @@
 /**
  * Generates the tsoa routes and the OpenAPI document from the controllers, through tsoa's programmatic
- * API (same output as `tsoa spec-and-routes` run in gateway/):
+ * API (what `tsoa spec-and-routes` would write, with the refinements of `closeForms`):
  *
  *   pnpm --filter @clip-search/gateway generate          # rewrite src/generated/{routes.ts,openapi.json}
  *   node cli/bin/… or tsx gateway/scripts/generate-api.ts --check   # exit 1 when they drifted
  *
  * `checkGeneratedApi` is also what the drift test calls.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -34,6 +34,9 @@ async function loadConfig(outDir: string): Promise<Config> {
       ...raw.routes,
       routesDir: outDir,
       ...(raw.routes.iocModule === undefined ? {} : { iocModule: abs(raw.routes.iocModule) }),
+      ...(raw.routes.authenticationModule === undefined
+        ? {}
+        : { authenticationModule: abs(raw.routes.authenticationModule) }),
     },
   };
 }
@@ -51,6 +54,44 @@ export async function generateApi(outDir: string = GENERATED_DIR): Promise<void>
   };
   const metadata = await generateSpec(specConfig, {}, config.ignore);
   await generateRoutes(routesConfig, {}, config.ignore, metadata);
+  const specFile = path.join(outDir, 'openapi.json');
+  const spec = JSON.parse(await readFile(specFile, 'utf8')) as OpenApiDocument;
+  await writeFile(specFile, JSON.stringify(closeForms(spec), null, '\t'));
+}
+
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: object }> } }>>;
+}
+
+/**
+ * What tsoa cannot say of multipart forms: it types every text field as a string, while the server parses
+ * these as numbers (and range-checks them with the bounds the document already has).
+ */
+const FORM_FIELD_TYPES: Readonly<Record<string, Readonly<Record<string, 'integer' | 'number'>>>> = {
+  '/v1/search/image': { k: 'integer', offset: 'integer', minScore: 'number' },
+};
+
+interface FormSchema {
+  properties?: Record<string, { type?: string }>;
+}
+
+/**
+ * Every multipart form is closed (`additionalProperties: false`): the server refuses fields a form does
+ * not declare, as it refuses them in JSON bodies. Numeric fields get their type (FORM_FIELD_TYPES).
+ */
+function closeForms(spec: OpenApiDocument): OpenApiDocument {
+  for (const [route, operations] of Object.entries(spec.paths ?? {}))
+    for (const operation of Object.values(operations)) {
+      const form = operation.requestBody?.content?.['multipart/form-data'];
+      if (form?.schema === undefined) continue;
+      const schema = form.schema as FormSchema;
+      for (const [field, type] of Object.entries(FORM_FIELD_TYPES[route] ?? {})) {
+        const property = schema.properties?.[field];
+        if (property !== undefined) property.type = type;
+      }
+      form.schema = { ...schema, additionalProperties: false };
+    }
+  return spec;
 }
 
 /** Relative imports of a routes file generated elsewhere, rewritten as seen from src/generated. */

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { ClipSearchError, ConfigError, type AppConfig, type IngestJobStatus } from '@clip-search/core';
 import { createApp } from './app/create-app';
-import { createContainer, type ContainerOptions, type GatewayContainer } from './app/container';
+import { createContainer, dataPaths, type ContainerOptions, type GatewayContainer } from './app/container';
+import { prepareDataDir } from './app/data-dir';
 
 export interface StartServerOptions extends ContainerOptions {
   /** Queue an ingest of `config.ingest.corpusDir` once the backends are ready (default true). */
@@ -84,9 +85,23 @@ export async function startServer(
   config: AppConfig,
   options: StartServerOptions = {},
 ): Promise<RunningServer> {
+  // Before the model loads and anything opens under it: a bad DATA_DIR is a configuration mistake (78).
+  const { vectors, thumbnails } = dataPaths(config.dataDir);
+  prepareDataDir(config.dataDir, [vectors, thumbnails]);
   const container = createContainer(config, options);
   const app = createApp(container);
-  const server = http.createServer(app);
+  const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = config.server;
+  const server = http.createServer(
+    {
+      // A client that trickles its headers or body holds a socket and a parser: both are cut at a deadline
+      // (408), checked often enough for the deadline to mean what it says.
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, headersTimeoutMs / 2),
+    },
+    app,
+  );
   let address: AddressInfo;
   try {
     address = await listen(server, config.server.host, config.server.port);

@@ -108,4 +108,21 @@ describe('combineWeighted on real tiny-clip embeddings', () => {
     check(new Float32Array(dim), /zero vector/);
     check(new Float32Array(dim).fill(Number.NaN), /finite/);
   });
+
+  it('takes raw vectors and weights of any magnitude JSON can write, without overflow', () => {
+    const scaled = (factor: number) => Array.from(cat, (value) => value * factor);
+    for (const factor of [1.66e173, 1e300, 1e-300]) {
+      const query = combineWeighted([{ vector: scaled(factor), weight: 1, field: 'v' }], dim);
+      expect(dot(query, cat)).toBeCloseTo(1, 5);
+    }
+    const mixed = combineWeighted(
+      [
+        { vector: cat, weight: -4.3e279, field: 'a' },
+        { vector: car, weight: 1, field: 'b' },
+      ],
+      dim,
+    );
+    expect(norm(mixed)).toBeCloseTo(1, 5);
+    expect(dot(mixed, cat)).toBeCloseTo(-1, 5);
+  });
 });

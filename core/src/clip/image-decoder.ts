@@ -11,8 +11,15 @@
  *  - the first frame of an animated GIF/WebP, the first page of a TIFF.
  *
  * Safety: the format is recognised from its bytes before any decoder runs (see image-format.ts), so SVG is
- * never rendered; the pixel count is limited before decoding (decompression bombs); and sharp fails on
- * truncated or corrupt data (`failOn: 'error'`) instead of returning grey filler, as PIL does too.
+ * never rendered; the pixel count, each side and the aspect ratio are checked from the header before
+ * decoding (decompression bombs, and strips whose row count alone costs minutes: image-limits.ts); every
+ * libvips pipeline runs under the decode's time limit, and the JS stages check it and the caller's
+ * AbortSignal between stages (decode-deadline.ts); and sharp fails on truncated or corrupt data
+ * (`failOn: 'error'`) instead of returning grey filler, as PIL does too.
+ *
+ * A libvips pipeline already running cannot be cancelled: sharp offers no cancellation (its only stop is
+ * `timeout()`, checked from libvips' progress callback), so an aborted caller's running decode ends at
+ * the time limit at the latest; the caller's decodes not yet started are the ones an abort saves.
  */
 import { open } from 'node:fs/promises';
 
@@ -20,7 +27,9 @@ import sharp from 'sharp';
 
 import type { ImageInput } from '../embedder/embedder';
 import { InvalidImageError, UnsupportedImageError } from '../errors/clip-search-error';
+import { DecodeDeadline, DEFAULT_IMAGE_DECODE_TIMEOUT_MS } from './decode-deadline';
 import { type JpegFrame, type RasterFormat, readJpegFrame, sniffImageFormat } from './image-format';
+import { checkImageSize, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './image-limits';
 import type { PixelBuffer } from './pil-resample';
 
 /**
@@ -34,10 +43,15 @@ export interface ReduceOptions {
   readonly minFactor: number;
 }
 
-export interface DecodeOptions {
-  /** Refuse images with more pixels than this (checked from the header, before decoding). */
+/** The limits are checked from the header, before decoding; those left out take their defaults. */
+export interface DecodeOptions extends Partial<ImageLimits> {
   readonly maxPixels: number;
   readonly reduce?: ReduceOptions;
+  /**
+   * The time limit and the caller's signal; a preprocessor passes its own so that one limit covers the
+   * decode and its resize. Default: a fresh DEFAULT_IMAGE_DECODE_TIMEOUT_MS limit.
+   */
+  readonly deadline?: DecodeDeadline;
 }
 
 /** Interleaved 8-bit RGB, rows packed; possibly reduced, see `sourceWidth`/`sourceHeight`. */
@@ -98,30 +112,24 @@ function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
   return rgb;
 }
 
-/** What we need to know before choosing a pipeline. */
+/** What we need to know before choosing a pipeline, all from the header. */
 interface Probe {
   readonly cmyk: boolean;
+  /** As stored (EXIF orientation does not change what the limits see). */
+  readonly width: number;
+  readonly height: number;
   /** JPEG only: the stored frame size, to decide on shrink-on-load. */
   readonly frame?: JpegFrame;
 }
 
 async function probe(format: RasterFormat, source: Source): Promise<Probe> {
-  switch (format) {
-    case 'jpeg': {
-      const frame = readJpegFrame(source.head);
-      if (frame) return { cmyk: frame.components === 4, frame };
-      // The frame header sits behind more than HEADER_BYTES of metadata: ask libvips.
-      const m = await sharp(source.sharpInput).metadata();
-      return { cmyk: m.space === 'cmyk' };
-    }
-    case 'tiff':
-      return { cmyk: (await sharp(source.sharpInput).metadata()).space === 'cmyk' };
-    case 'png':
-    case 'webp':
-    case 'gif':
-    case 'heif':
-      return { cmyk: false };
-  }
+  const frame = format === 'jpeg' ? readJpegFrame(source.head) : undefined;
+  if (frame) return { cmyk: frame.components === 4, width: frame.width, height: frame.height, frame };
+  // libvips reads only the header here (a JPEG's frame header may sit behind more than HEADER_BYTES of
+  // metadata); for a GIF it is the logical screen, for a TIFF its first page.
+  const m = await sharp(source.sharpInput, { animated: false }).metadata();
+  const cmyk = (format === 'jpeg' || format === 'tiff') && m.space === 'cmyk';
+  return { cmyk, width: m.width, height: m.height };
 }
 
 function shouldReduce(
@@ -134,9 +142,16 @@ function shouldReduce(
 
 /**
  * Decodes to PIL-equivalent RGB (reduced when `options.reduce` says so). Throws InvalidImageError or
- * UnsupportedImageError; never hangs.
+ * UnsupportedImageError, or the deadline's abort reason; never hangs.
  */
 export async function decodeImage(input: ImageInput, options: DecodeOptions): Promise<DecodedImage> {
+  const limits: ImageLimits = {
+    maxPixels: options.maxPixels,
+    maxSide: options.maxSide ?? DEFAULT_IMAGE_LIMITS.maxSide,
+    maxAspectRatio: options.maxAspectRatio ?? DEFAULT_IMAGE_LIMITS.maxAspectRatio,
+  };
+  const deadline = options.deadline ?? new DecodeDeadline(DEFAULT_IMAGE_DECODE_TIMEOUT_MS);
+  deadline.check();
   const source = await readSource(input);
   if (source.head.length === 0) throw new InvalidImageError(`${source.label} is empty`);
   const sniffed = sniffImageFormat(source.head);
@@ -150,30 +165,40 @@ export async function decodeImage(input: ImageInput, options: DecodeOptions): Pr
   }
   const { format } = sniffed;
   try {
-    const { cmyk, frame } = await probe(format, source);
-    if (frame && frame.width * frame.height > options.maxPixels) throw new Error('exceeds pixel limit');
+    const { cmyk, width, height, frame } = await probe(format, source);
+    checkImageSize(width, height, limits, source.label);
+    deadline.check();
     if (frame && !cmyk && shouldReduce(frame.width, frame.height, options.reduce)) {
-      return await decodeReducedJpeg(source, options.maxPixels, options.reduce);
+      return await decodeReducedJpeg(source, limits.maxPixels, options.reduce, deadline);
     }
-    const full = await decodeFull(source, format, cmyk, options.maxPixels);
+    const full = await decodeFull(source, format, cmyk, limits.maxPixels, deadline);
+    deadline.check();
     return shouldReduce(full.width, full.height, options.reduce)
-      ? await reduceRaw(full, options.reduce)
+      ? await reduceRaw(full, options.reduce, deadline)
       : full;
   } catch (error) {
-    throw decodeError(error, source.label, format, options.maxPixels);
+    throw decodeError(error, source.label, format, limits.maxPixels, deadline);
   }
 }
 
-function openSharp(source: Source, maxPixels: number): sharp.Sharp {
-  return sharp(source.sharpInput, {
-    // 'error' rejects truncated and corrupt data; 'warning' would also reject the harmless libjpeg
-    // warnings (extraneous bytes before a marker) that many camera files carry and PIL accepts.
-    failOn: 'error',
-    limitInputPixels: maxPixels,
-    ignoreIcc: true,
-    autoOrient: true,
-    animated: false,
-  });
+function openSharp(source: Source, maxPixels: number, deadline: DecodeDeadline): sharp.Sharp {
+  return withTimeout(
+    sharp(source.sharpInput, {
+      // 'error' rejects truncated and corrupt data; 'warning' would also reject the harmless libjpeg
+      // warnings (extraneous bytes before a marker) that many camera files carry and PIL accepts.
+      failOn: 'error',
+      limitInputPixels: maxPixels,
+      ignoreIcc: true,
+      autoOrient: true,
+      animated: false,
+    }),
+    deadline,
+  );
+}
+
+/** The remaining time as libvips' own limit: it stops the pipeline, which JS cannot interrupt. */
+function withTimeout(pipeline: sharp.Sharp, deadline: DecodeDeadline): sharp.Sharp {
+  return pipeline.timeout({ seconds: deadline.sharpSeconds() });
 }
 
 async function decodeFull(
@@ -181,12 +206,14 @@ async function decodeFull(
   format: RasterFormat,
   cmyk: boolean,
   maxPixels: number,
+  deadline: DecodeDeadline,
 ): Promise<DecodedImage> {
-  const pipeline = openSharp(source, maxPixels);
+  const pipeline = openSharp(source, maxPixels, deadline);
   if (cmyk) pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
   else pipeline.removeAlpha().toColourspace('srgb');
   const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const pixels = info.width * info.height;
+  if (cmyk) deadline.check();
   const rgb = cmyk ? cmykToRgb(data, pixels) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (rgb.length !== pixels * 3) {
     throw new Error(`decoder returned ${info.channels} channels of ${info.width}x${info.height}`);
@@ -200,10 +227,11 @@ async function decodeReducedJpeg(
   source: Source,
   maxPixels: number,
   reduce: ReduceOptions,
+  deadline: DecodeDeadline,
 ): Promise<DecodedImage> {
   // The full size after EXIF orientation, which the resize geometry is computed from.
   const { autoOrient } = await sharp(source.sharpInput).metadata();
-  const { data, info } = await openSharp(source, maxPixels)
+  const { data, info } = await openSharp(source, maxPixels, deadline)
     // 'outside' with a square box: the short side becomes `shortSide` whatever the EXIF rotation.
     // fastShrinkOnLoad false keeps at least a 2× Lanczos step after the DCT-domain shrink, whose
     // aliasing shows otherwise (a DCT 2× then 1.6× Lanczos step cost up to 0.5 normalized on retina.jpg).
@@ -230,11 +258,16 @@ async function decodeReducedJpeg(
 }
 
 /** The same reduction for formats without shrink-on-load, from RGB whose alpha is already gone. */
-async function reduceRaw(image: DecodedImage, reduce: ReduceOptions): Promise<DecodedImage> {
-  const { data, info } = await sharp(image.data, {
+async function reduceRaw(
+  image: DecodedImage,
+  reduce: ReduceOptions,
+  deadline: DecodeDeadline,
+): Promise<DecodedImage> {
+  const pipeline = sharp(image.data, {
     raw: { width: image.width, height: image.height, channels: 3 },
     limitInputPixels: false,
-  })
+  });
+  const { data, info } = await withTimeout(pipeline, deadline)
     .resize(reduce.shortSide, reduce.shortSide, { fit: 'outside', kernel: 'lanczos3' })
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
@@ -246,10 +279,23 @@ async function reduceRaw(image: DecodedImage, reduce: ReduceOptions): Promise<De
   };
 }
 
-function decodeError(error: unknown, label: string, format: RasterFormat, maxPixels: number): Error {
+function decodeError(
+  error: unknown,
+  label: string,
+  format: RasterFormat,
+  maxPixels: number,
+  deadline: DecodeDeadline,
+): unknown {
+  // The caller's abort and our own refusals (limits, time) travel as they are.
+  if (deadline.isAbort(error) || error instanceof InvalidImageError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (/pixel limit/i.test(message)) {
-    return new InvalidImageError(`${label}: more than the ${maxPixels}-pixel limit`, { cause: error });
+    return new InvalidImageError(`${label}: more than the ${maxPixels}-pixel limit (MAX_IMAGE_PIXELS)`, {
+      cause: error,
+    });
   }
+  // sharp's timeout: "timeout: 35% complete" (and libvips' "killed for image …" on the next line).
+  const stopped = /timeout: (\d+)% complete/.exec(message);
+  if (stopped) return deadline.timeoutError(`stopped at ${stopped[1]}%`);
   return new InvalidImageError(`${label}: cannot decode ${format}: ${message.trim()}`, { cause: error });
 }

@@ -7,7 +7,9 @@
  */
 import type { ImageInput } from '../embedder/embedder';
 import { InvalidInputError } from '../errors/clip-search-error';
+import { DecodeDeadline, DEFAULT_IMAGE_DECODE_TIMEOUT_MS } from './decode-deadline';
 import { decodeImage, type ReduceOptions } from './image-decoder';
+import { DEFAULT_IMAGE_LIMITS } from './image-limits';
 import { resizeBicubicCropped, type CropWindow } from './pil-resample';
 
 export interface PreprocessOptions {
@@ -17,6 +19,15 @@ export interface PreprocessOptions {
   readonly std: readonly [number, number, number];
   /** Refuse images with more pixels than this (decompression bombs). */
   readonly maxPixels: number;
+  /** Refuse images with a wider or taller side (default DEFAULT_MAX_IMAGE_SIDE). */
+  readonly maxSide?: number;
+  /** Refuse images whose long side is more times the short one (default DEFAULT_MAX_IMAGE_ASPECT_RATIO). */
+  readonly maxAspectRatio?: number;
+  /**
+   * Time limit of one image, decode and resize together, from the moment its preprocessing starts
+   * (default DEFAULT_IMAGE_DECODE_TIMEOUT_MS). Past it the image is an InvalidImageError.
+   */
+  readonly decodeTimeoutMs?: number;
   /**
    * Resize with Pillow's arithmetic from the full image whatever its size, bit-exact with the reference.
    * Off by default: an image whose short side is 4 × `size` or more is first reduced by libvips (with JPEG
@@ -24,6 +35,12 @@ export interface PreprocessOptions {
    * about one level of the reference (mean 0.003, 99th percentile 0.015 in normalized units).
    */
   readonly exactResize?: boolean;
+}
+
+/** Per call. */
+export interface PreprocessCallOptions {
+  /** Stops the work (between stages and rows) when aborted; the call then rejects with its reason. */
+  readonly signal?: AbortSignal;
 }
 
 export interface PreprocessedImage {
@@ -84,14 +101,27 @@ export class ImagePreprocessor {
   /** Per channel, byte → normalized value, computed in float32 step by step as torch does. */
   private readonly luts: readonly [Float32Array, Float32Array, Float32Array];
   private readonly reduce: ReduceOptions | undefined;
+  private readonly maxSide: number;
+  private readonly maxAspectRatio: number;
+  private readonly decodeTimeoutMs: number;
 
   constructor(readonly options: PreprocessOptions) {
     const { size, mean, std, maxPixels } = options;
     if (!Number.isInteger(size) || size < 1 || size > 4096) {
       throw new InvalidInputError(`preprocess size must be an integer in 1..4096, got ${size}`);
     }
-    if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) {
-      throw new InvalidInputError(`maxPixels must be a positive integer, got ${maxPixels}`);
+    this.maxSide = options.maxSide ?? DEFAULT_IMAGE_LIMITS.maxSide;
+    this.maxAspectRatio = options.maxAspectRatio ?? DEFAULT_IMAGE_LIMITS.maxAspectRatio;
+    this.decodeTimeoutMs = options.decodeTimeoutMs ?? DEFAULT_IMAGE_DECODE_TIMEOUT_MS;
+    for (const [name, value] of [
+      ['maxPixels', maxPixels],
+      ['maxSide', this.maxSide],
+      ['maxAspectRatio', this.maxAspectRatio],
+      ['decodeTimeoutMs', this.decodeTimeoutMs],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new InvalidInputError(`${name} must be a positive integer, got ${value}`);
+      }
     }
     if (![...mean, ...std].every(Number.isFinite) || std.some((s) => s <= 0)) {
       throw new InvalidInputError('mean must be finite and std positive');
@@ -110,10 +140,13 @@ export class ImagePreprocessor {
     return 3 * this.options.size * this.options.size;
   }
 
-  /** Throws InvalidImageError (or UnsupportedImageError) for anything it cannot decode; never hangs. */
-  async preprocess(input: ImageInput): Promise<PreprocessedImage> {
+  /**
+   * Throws InvalidImageError (or UnsupportedImageError) for anything it cannot decode or that takes longer
+   * than the time limit; the signal's reason when aborted; never hangs.
+   */
+  async preprocess(input: ImageInput, call: PreprocessCallOptions = {}): Promise<PreprocessedImage> {
     const pixels = new Float32Array(this.tensorLength);
-    const { width, height } = await this.preprocessInto(input, pixels, 0);
+    const { width, height } = await this.preprocessInto(input, pixels, 0, call);
     return { pixels, width, height };
   }
 
@@ -125,14 +158,26 @@ export class ImagePreprocessor {
     input: ImageInput,
     out: Float32Array,
     offset: number,
+    call: PreprocessCallOptions = {},
   ): Promise<{ readonly width: number; readonly height: number }> {
     if (!Number.isInteger(offset) || offset < 0 || offset + this.tensorLength > out.length) {
       throw new InvalidInputError(`no room for a ${this.tensorLength}-float image at offset ${offset}`);
     }
-    const image = await decodeImage(input, { maxPixels: this.options.maxPixels, reduce: this.reduce });
+    const deadline = new DecodeDeadline(this.decodeTimeoutMs, call.signal);
+    const image = await decodeImage(input, {
+      maxPixels: this.options.maxPixels,
+      maxSide: this.maxSide,
+      maxAspectRatio: this.maxAspectRatio,
+      reduce: this.reduce,
+      deadline,
+    });
     // The geometry is torchvision's on the full image, even when the pixels come reduced.
     const geometry = resizeAndCropGeometry(image.sourceWidth, image.sourceHeight, this.options.size);
-    const rgb = resizeBicubicCropped(image, geometry.width, geometry.height, geometry.crop).data;
+    const checkpoint = () => {
+      deadline.check();
+    };
+    const rgb = resizeBicubicCropped(image, geometry.width, geometry.height, geometry.crop, checkpoint).data;
+    deadline.check();
     this.normalizeInto(rgb, out, offset);
     return { width: image.sourceWidth, height: image.sourceHeight };
   }

@@ -112,6 +112,14 @@ export interface CropWindow {
 }
 
 /**
+ * Called between rows; throws to stop the resize (a time limit, a caller that gave up). A large exact
+ * resize is seconds of synchronous JS that nothing outside can interrupt.
+ */
+export type Checkpoint = () => void;
+
+const noCheckpoint: Checkpoint = () => undefined;
+
+/**
  * `Image.resize((outWidth, outHeight), BICUBIC)` followed by `crop(window)`, computing only the cropped
  * pixels. Returns an interleaved buffer of `crop.width × crop.height × channels`.
  */
@@ -120,6 +128,7 @@ export function resizeBicubicCropped(
   outWidth: number,
   outHeight: number,
   crop: CropWindow,
+  checkpoint: Checkpoint = noCheckpoint,
 ): PixelBuffer {
   if (
     crop.left < 0 ||
@@ -146,10 +155,16 @@ export function resizeBicubicCropped(
   }
 
   const rows: PixelBuffer = needHorizontal
-    ? resampleRows(src, bicubicAxisWeights(src.width, outWidth, crop.left, crop.width), firstRow, lastRow)
+    ? resampleRows(
+        src,
+        bicubicAxisWeights(src.width, outWidth, crop.left, crop.width),
+        firstRow,
+        lastRow,
+        checkpoint,
+      )
     : sliceWindow(src, crop.left, crop.width, firstRow, lastRow);
 
-  return vertical ? resampleColumns(rows, vertical, firstRow) : rows;
+  return vertical ? resampleColumns(rows, vertical, firstRow, checkpoint) : rows;
 }
 
 /** Copies columns [left, left + width) of rows [firstRow, lastRow). */
@@ -172,7 +187,13 @@ function sliceWindow(
 }
 
 /** Horizontal pass over source rows [firstRow, lastRow), clipped to uint8 as Pillow stores it. */
-function resampleRows(src: PixelBuffer, axis: AxisWeights, firstRow: number, lastRow: number): PixelBuffer {
+function resampleRows(
+  src: PixelBuffer,
+  axis: AxisWeights,
+  firstRow: number,
+  lastRow: number,
+  checkpoint: Checkpoint,
+): PixelBuffer {
   const { data, width: inWidth, channels: c } = src;
   const { ksize, bounds, weights } = axis;
   const outWidth = bounds.length / 2;
@@ -180,6 +201,7 @@ function resampleRows(src: PixelBuffer, axis: AxisWeights, firstRow: number, las
   const out = new Uint8Array(outWidth * height * c);
   let o = 0;
   for (let y = 0; y < height; y++) {
+    checkpoint();
     const rowBase = (firstRow + y) * inWidth * c;
     for (let xx = 0; xx < outWidth; xx++) {
       const xmin = bounds[xx * 2]!;
@@ -212,7 +234,12 @@ function resampleRows(src: PixelBuffer, axis: AxisWeights, firstRow: number, las
 }
 
 /** Vertical pass; `rowOffset` is the source row that `src`'s first row holds. */
-function resampleColumns(src: PixelBuffer, axis: AxisWeights, rowOffset: number): PixelBuffer {
+function resampleColumns(
+  src: PixelBuffer,
+  axis: AxisWeights,
+  rowOffset: number,
+  checkpoint: Checkpoint,
+): PixelBuffer {
   const { data, width, channels: c } = src;
   const { ksize, bounds, weights } = axis;
   const outHeight = bounds.length / 2;
@@ -220,6 +247,7 @@ function resampleColumns(src: PixelBuffer, axis: AxisWeights, rowOffset: number)
   const out = new Uint8Array(rowBytes * outHeight);
   let o = 0;
   for (let yy = 0; yy < outHeight; yy++) {
+    checkpoint();
     const first = (bounds[yy * 2]! - rowOffset) * rowBytes;
     const taps = bounds[yy * 2 + 1]!;
     const kBase = yy * ksize;

@@ -4,8 +4,15 @@ import type { ImagePreprocessor, PreprocessedImage } from '../clip/image-preproc
 import { BackendUnavailableError, InvalidImageError, InvalidInputError } from '../errors/clip-search-error';
 import type { Metrics } from '../metrics/metrics';
 import type { ModelManifest } from '../model/model-manifest';
-import { AsyncSemaphore } from './async-semaphore';
-import type { Embedder, ImageEmbedding, ImageInput, ModelInfo, TextEmbedding } from './embedder';
+import type {
+  EmbedImagesOptions,
+  Embedder,
+  ImageEmbedding,
+  ImageInput,
+  ModelInfo,
+  TextEmbedding,
+} from './embedder';
+import { FairSemaphore } from './fair-semaphore';
 import type { InferenceBackend } from './inference-backend';
 import { l2NormalizedRow } from './l2-normalize';
 import { MicroBatcher } from './micro-batcher';
@@ -19,11 +26,12 @@ export interface ClipEmbedderOptions {
   readonly maxBatchSize: number;
   /** Micro-batching: how long the oldest waiting item waits for company. */
   readonly maxWaitMs: number;
-  /** Images decoded at once, across all calls (default: one per core, at least 2). */
+  /** Images decoded at once, across all calls, shared fairly between clients (default: one per core, ≥ 2). */
   readonly preprocessConcurrency?: number;
   /**
-   * Images preprocessed or being preprocessed but not yet embedded, across all calls (default: two
-   * batches). Bounds memory (a 224² tensor is 600 kB) while keeping the next batch ready.
+   * Images preprocessed or being preprocessed but not yet embedded, across all calls, shared fairly
+   * between clients (default: two batches). Bounds memory (a 224² tensor is 600 kB) while keeping the
+   * next batch ready.
    */
   readonly maxPendingImages?: number;
   readonly metrics?: Metrics;
@@ -42,9 +50,11 @@ function asInvalidImage(error: unknown): InvalidImageError {
  *
  * Images flow through a pipeline: each is decoded (bounded concurrency) and handed to the vision
  * batcher as soon as it is ready, so decoding the next images overlaps inference of the current batch;
- * a bad image becomes its own slot's error. Text batches are cut to their longest real sequence: the
- * CLIP text tower is causal and pools at the end-of-text token, so the padding after it cannot change
- * the result, and running 12 positions instead of 77 is several times faster.
+ * a bad image becomes its own slot's error. The slots are shared fairly between the clients named in the
+ * calls (fair-semaphore.ts), and a call's AbortSignal takes its images that have not started out of the
+ * queue. Text batches are cut to their longest real sequence: the CLIP text tower is causal and pools at
+ * the end-of-text token, so the padding after it cannot change the result, and running 12 positions
+ * instead of 77 is several times faster.
  */
 export class ClipEmbedder implements Embedder {
   readonly info: ModelInfo;
@@ -55,8 +65,8 @@ export class ClipEmbedder implements Embedder {
 
   private readonly vision: MicroBatcher<Float32Array, Float32Array>;
   private readonly text: MicroBatcher<TokenizedText, Float32Array>;
-  private readonly decodeSlots: AsyncSemaphore;
-  private readonly pendingSlots: AsyncSemaphore;
+  private readonly decodeSlots: FairSemaphore;
+  private readonly pendingSlots: FairSemaphore;
   private readonly metrics: Metrics | undefined;
   private closed = false;
 
@@ -86,15 +96,25 @@ export class ClipEmbedder implements Embedder {
       run: (items) => this.runText(items),
       onBatch: (n) => this.metrics?.embeddingBatchSize.labels('text').observe(n),
     });
-    this.decodeSlots = new AsyncSemaphore(
+    this.decodeSlots = new FairSemaphore(
       options.preprocessConcurrency ?? Math.max(2, os.availableParallelism()),
     );
-    this.pendingSlots = new AsyncSemaphore(options.maxPendingImages ?? 2 * maxBatchSize);
+    this.pendingSlots = new FairSemaphore(options.maxPendingImages ?? 2 * maxBatchSize);
   }
 
-  async embedImages(images: readonly ImageInput[]): Promise<ImageEmbedding[]> {
+  /** Images being decoded now, and images waiting for a decode slot (across all calls). */
+  get decodeQueue(): { readonly decoding: number; readonly waiting: number } {
+    return { decoding: this.decodeSlots.active, waiting: this.decodeSlots.waiting };
+  }
+
+  async embedImages(
+    images: readonly ImageInput[],
+    options: EmbedImagesOptions = {},
+  ): Promise<ImageEmbedding[]> {
     this.assertOpen();
-    return Promise.all(images.map((image) => this.embedImage(image)));
+    options.signal?.throwIfAborted();
+    const client = options.client ?? '';
+    return Promise.all(images.map((image) => this.embedImage(image, client, options.signal)));
   }
 
   async embedTexts(texts: readonly string[]): Promise<TextEmbedding[]> {
@@ -125,26 +145,34 @@ export class ClipEmbedder implements Embedder {
     if (this.closed) throw new BackendUnavailableError('The embedder is closed.');
   }
 
-  private async embedImage(input: ImageInput): Promise<ImageEmbedding> {
-    await this.pendingSlots.acquire();
+  /** Rejects with the signal's reason when aborted; any other failure is the image's own error. */
+  private async embedImage(
+    input: ImageInput,
+    client: string,
+    signal: AbortSignal | undefined,
+  ): Promise<ImageEmbedding> {
+    await this.pendingSlots.acquire(client, signal);
     try {
       let image: PreprocessedImage;
       try {
-        image = await this.decodeSlots.use(() => this.preprocess(input));
+        image = await this.decodeSlots.use(client, () => this.preprocess(input, signal), signal);
       } catch (error) {
+        if (signal?.aborted) throw signal.reason;
         return { ok: false, error: asInvalidImage(error) };
       }
+      // Nobody is waiting for the embedding any more: leave the model to the callers who are.
+      signal?.throwIfAborted();
       const embedding = await this.vision.submit(image.pixels);
       return { ok: true, embedding, width: image.width, height: image.height };
     } finally {
-      this.pendingSlots.release();
+      this.pendingSlots.release(client);
     }
   }
 
-  private async preprocess(input: ImageInput): Promise<PreprocessedImage> {
+  private async preprocess(input: ImageInput, signal: AbortSignal | undefined): Promise<PreprocessedImage> {
     const stop = this.metrics?.preprocessDuration.startTimer();
     try {
-      return await this.preprocessor.preprocess(input);
+      return await this.preprocessor.preprocess(input, signal === undefined ? {} : { signal });
     } finally {
       stop?.();
     }

@@ -13,4 +13,10 @@ export interface EmbedderConfig {
   readonly maxWaitMs: number;
   /** Decoding refuses images with more pixels than this (decompression bombs; `MAX_IMAGE_PIXELS`). */
   readonly maxImagePixels: number;
+  /** Decoding refuses images with a longer side (`MAX_IMAGE_SIDE`; default DEFAULT_MAX_IMAGE_SIDE). */
+  readonly maxImageSide?: number;
+  /** Decoding refuses narrower strips (`MAX_IMAGE_ASPECT_RATIO`; default DEFAULT_MAX_IMAGE_ASPECT_RATIO). */
+  readonly maxImageAspectRatio?: number;
+  /** Time limit of one image's decode and resize (`IMAGE_DECODE_TIMEOUT_MS`; default 10 s). */
+  readonly imageDecodeTimeoutMs?: number;
 }

@@ -23,6 +23,21 @@ export type ImageEmbedding =
     }
   | { readonly ok: false; readonly error: InvalidImageError };
 
+/** Per call of {@link Embedder.embedImages}; both optional, so batch callers (ingest) pass nothing. */
+export interface EmbedImagesOptions {
+  /**
+   * The caller gave up (an HTTP client went away): its images still waiting to be decoded leave the queue
+   * at once, decodes under way stop at their next check (a libvips stage at the decode time limit), and
+   * the call rejects with the signal's reason.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Who the images are for (a client address, an API key id): decoding is shared fairly between
+   * clients, so one client's many images cannot hold every decode slot. Callers without one share ''.
+   */
+  readonly client?: string;
+}
+
 export interface TextEmbedding {
   /** L2-normalized. */
   readonly embedding: Float32Array;
@@ -36,7 +51,7 @@ export interface TextEmbedding {
  */
 export interface Embedder {
   readonly info: ModelInfo;
-  embedImages(images: readonly ImageInput[]): Promise<ImageEmbedding[]>;
+  embedImages(images: readonly ImageInput[], options?: EmbedImagesOptions): Promise<ImageEmbedding[]>;
   embedTexts(texts: readonly string[]): Promise<TextEmbedding[]>;
   /** True when the model backend can serve now (used by /readyz). */
   isReady(): Promise<boolean>;

@@ -18,6 +18,7 @@ import type {
 } from './ingest-queue';
 import { resolveFileSource } from './local-folder-source';
 import type { ObjectSource } from './object-source';
+import { metadataLimitViolations } from './metadata-limits';
 
 /** The job table's file under `dataDir`. */
 export const INGEST_JOBS_FILE = 'ingest-jobs.sqlite';
@@ -390,6 +391,8 @@ function validateRequest(request: IngestRequest): StoredRequest {
   const metadata = raw.metadata ?? {};
   if (typeof metadata !== 'object' || Array.isArray(metadata))
     throw new InvalidInputError('`metadata` must be an object');
+  const [problem] = metadataLimitViolations(metadata as Metadata);
+  if (problem !== undefined) throw new InvalidInputError(`${problem[0]} ${problem[1]}`);
   return { source: raw.source.trim(), sweep: raw.sweep ?? false, metadata: metadata as Metadata };
 }
 

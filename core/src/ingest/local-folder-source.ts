@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ForbiddenSourceError, InvalidImageError, InvalidSourceError } from '../errors/clip-search-error';
+import { isWithin, openConfinedFile, realRoots } from './confined-file';
 import type { ObjectSource, SourceListIssue, SourceObject } from './object-source';
 
 /** File extensions listed as images (compared lower-case). Everything else in the folder is ignored. */
@@ -99,12 +100,9 @@ export class LocalFolderSource implements ObjectSource {
 
   async read(object: SourceObject, signal?: AbortSignal): Promise<Uint8Array> {
     const file = this.pathOf(object.uri);
-    // O_NOFOLLOW: the file was a regular file when listed; if a symlink replaced it since, refuse it
-    // rather than read wherever it points. O_NONBLOCK: a FIFO swapped in cannot hang the open.
-    const handle = await fsp.open(
-      file,
-      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK,
-    );
+    // The file was a regular file under the folder when listed; if it, or a folder above it, has been
+    // replaced by a symlink since, refuse it rather than read wherever the link points.
+    const handle = await openConfinedFile(file, [this.dir]);
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) throw new InvalidImageError(`${object.uri} is not a regular file`);
@@ -162,26 +160,39 @@ export async function resolveFileSource(
   allowedRoots: readonly string[],
   options: LocalFolderSourceOptions = {},
 ): Promise<LocalFolderSource> {
-  const requested = parseFolderUri(uri);
-  const roots = await Promise.all(allowedRoots.map(realRoot));
-  const real = await fsp.realpath(requested).catch((error: unknown) => {
-    if (isMissing(error)) return undefined;
-    throw new InvalidSourceError(`Cannot open ${uri}: ${message(error)}`);
-  });
-  // A missing folder lexically inside a root is a plain 400; outside, it is 403 like an existing one.
+  const { path: requested, problem } = parseFolderUri(uri);
+  const roots = await realRoots(allowedRoots);
+  let unreadable: unknown;
+  const real =
+    problem === undefined
+      ? await fsp.realpath(requested).catch((error: unknown) => {
+          unreadable = error;
+          return undefined;
+        })
+      : undefined;
+  // A folder that cannot be resolved (missing, a name too long…) lexically inside a root is a plain 400;
+  // outside, it is 403 like an existing one, so nothing about paths outside the roots is revealed.
   const decidingPath = real ?? requested;
   if (!roots.some((root) => isWithin(decidingPath, root)))
     throw new ForbiddenSourceError(
       `${uri} is outside the folders ingestion may read (set INGEST_ROOTS to allow more)`,
     );
-  if (real === undefined) throw new InvalidSourceError(`${uri}: no such folder`);
+  if (problem !== undefined) throw new InvalidSourceError(problem);
+  if (real === undefined)
+    throw new InvalidSourceError(
+      isMissing(unreadable) ? `${uri}: no such folder` : `Cannot open ${uri}: ${message(unreadable)}`,
+    );
   const stat = await fsp.stat(real);
   if (!stat.isDirectory()) throw new InvalidSourceError(`${uri} is not a folder`);
   return new LocalFolderSource(real, options);
 }
 
-/** The absolute path a `file://` folder URI names, without touching the file system. */
-function parseFolderUri(uri: string): string {
+/**
+ * The absolute path a `file://` folder URI names, without touching the file system. A URI whose
+ * percent-encoding is not UTF-8 still names a path (decoded lossily) so that it is refused as outside the
+ * roots first, and as badly encoded (`problem`) only inside them.
+ */
+function parseFolderUri(uri: string): { readonly path: string; readonly problem?: string } {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1];
   if (scheme === undefined)
     throw new InvalidSourceError(`Not a URI: ${JSON.stringify(uri)} (expected file:///abs/dir)`);
@@ -191,25 +202,27 @@ function parseFolderUri(uri: string): string {
   if (rest === undefined)
     throw new InvalidSourceError(`${uri}: a folder URI names an absolute path, as in file:///abs/dir`);
   if (/[?#]/.test(rest)) throw new InvalidSourceError(`${uri}: a folder URI has no query or fragment`);
+  // Problems with a segment are reported only once the path is known to be inside a root (see above):
+  // the path is still computed, lossily where the encoding is not UTF-8.
+  const problems: string[] = [];
   const segments = rest.split('/').map((segment) => {
     let decoded: string;
     try {
       decoded = decodeURIComponent(segment);
     } catch {
-      throw new InvalidSourceError(`${uri}: bad percent-encoding`);
+      problems.push(`${uri}: bad percent-encoding`);
+      const bytes = segment.replace(/%([0-9a-f]{2})/gi, (_, hex: string) =>
+        String.fromCharCode(parseInt(hex, 16)),
+      );
+      decoded = Buffer.from(bytes, 'latin1').toString('utf8');
     }
-    if (decoded === '.' || decoded === '..')
-      throw new InvalidSourceError(`${uri}: '.' and '..' segments are not allowed`);
+    if (decoded === '.' || decoded === '..') problems.push(`${uri}: '.' and '..' segments are not allowed`);
     if (decoded.includes('/') || decoded.includes('\0'))
-      throw new InvalidSourceError(`${uri}: encoded '/' or NUL in a path segment`);
+      problems.push(`${uri}: encoded '/' or NUL in a path segment`);
     return decoded;
   });
-  return path.resolve('/', ...segments);
-}
-
-async function realRoot(root: string): Promise<string> {
-  const absolute = path.resolve(root);
-  return fsp.realpath(absolute).catch(() => absolute);
+  const [problem] = problems;
+  return { path: path.resolve('/', ...segments), ...(problem === undefined ? {} : { problem }) };
 }
 
 type EntryKind = 'file' | 'directory' | 'other';
@@ -230,10 +243,6 @@ async function entryKind(entry: fs.Dirent, full: string): Promise<EntryKind> {
 function folderUri(dir: string): string {
   const href = pathToFileURL(dir).href;
   return href.endsWith('/') ? href : `${href}/`;
-}
-
-function isWithin(file: string, root: string): boolean {
-  return file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
 
 function isMissing(error: unknown): boolean {

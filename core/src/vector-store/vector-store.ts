@@ -42,6 +42,58 @@ export type FieldCondition =
  */
 export type MetadataFilter = Readonly<Record<string, FieldCondition>>;
 
+/**
+ * Limits every store enforces on a filter, whatever its backend: each condition becomes a clause of one
+ * query (SQLite refuses expression trees deeper than 1,000 and more than 32,766 bound values; Milvus bounds
+ * expression length). No real filter comes near them.
+ */
+export const FILTER_LIMITS = { maxConditions: 32, maxValues: 4096 } as const;
+
+const isFilterScalar = (value: unknown): value is FilterScalar =>
+  typeof value === 'string' ||
+  typeof value === 'boolean' ||
+  (typeof value === 'number' && Number.isFinite(value));
+
+/** Why one condition is not a FieldCondition, or undefined when it is one. */
+function conditionViolation(condition: unknown): string | undefined {
+  if (isFilterScalar(condition)) return undefined;
+  const operators =
+    typeof condition === 'object' && condition !== null
+      ? Object.entries(condition as Record<string, unknown>)
+      : [];
+  const [only] = operators;
+  if (operators.length === 1 && only !== undefined && !Array.isArray(condition)) {
+    const [operator, value] = only;
+    if (operator === 'eq' && isFilterScalar(value)) return undefined;
+    if (operator === 'prefix' && typeof value === 'string') return undefined;
+    if (operator === 'in' && Array.isArray(value) && value.every(isFilterScalar)) return undefined;
+  }
+  return 'must be a string, finite number or boolean, or one of { eq }, { prefix: string }, { in: [...] }';
+}
+
+/**
+ * Why `filter` is not a MetadataFilter within FILTER_LIMITS (`[field, message]`, the field relative to
+ * the filter), or undefined. Every store checks it before compiling; the gateway, to answer 422 first.
+ */
+export function filterViolation(filter: unknown): [field: string, message: string] | undefined {
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter))
+    return ['', 'must be an object of field conditions'];
+  const conditions = Object.entries(filter);
+  if (conditions.length > FILTER_LIMITS.maxConditions)
+    return ['', `has ${conditions.length} conditions; at most ${FILTER_LIMITS.maxConditions} are allowed`];
+  let values = 0;
+  for (const [field, condition] of conditions) {
+    if (field.length === 0) return ['', 'keys must be non-empty field names'];
+    const problem = conditionViolation(condition);
+    if (problem !== undefined) return [field, problem];
+    const list = (condition as { in?: unknown }).in;
+    values += Array.isArray(list) ? list.length : 1;
+  }
+  if (values > FILTER_LIMITS.maxValues)
+    return ['', `compares ${values} values; at most ${FILTER_LIMITS.maxValues} are allowed`];
+  return undefined;
+}
+
 export interface SearchRequest {
   readonly vector: Float32Array;
   readonly k: number;

@@ -4,9 +4,11 @@ import path from 'node:path';
 
 import sharp from 'sharp';
 
+import { DecodeDeadline } from '../../src/clip/decode-deadline';
 import { decodeImage } from '../../src/clip/image-decoder';
 import { readJpegFrame, sniffImageFormat } from '../../src/clip/image-format';
 import { InvalidImageError, UnsupportedImageError } from '../../src/errors/clip-search-error';
+import { flatGreyPng } from '../helpers/flat-png';
 
 const W = 96;
 const H = 64;
@@ -210,6 +212,74 @@ describe('decodeImage: the reduce option', () => {
     const image = await decodeImage(await raw(rgba, 800, 600, 4).png().toBuffer(), { ...limits, reduce });
     expect([image.width, image.height, image.sourceWidth, image.sourceHeight]).toEqual([400, 300, 800, 600]);
     expect(image.data.every((v) => v === 255)).toBe(true);
+  });
+});
+
+describe('decodeImage: sides, aspect ratio and time are bounded', () => {
+  const flat = (width: number, height: number) =>
+    sharp({ create: { width, height, channels: 3, background: '#808080' } });
+
+  test('a 1 x 99,999,999 PNG (under the pixel limit) is refused from its header, at once', async () => {
+    const tall = await flatGreyPng(1, 99_999_999);
+    expect(tall.length).toBeLessThan(300_000);
+    const started = performance.now();
+    const error = await rejection(decodeImage(tall, { maxPixels: 100_000_000 }));
+    // Decoding it takes minutes; the header check takes milliseconds (bound generous for a loaded machine).
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(error).toBeInstanceOf(InvalidImageError);
+    expect((error as Error).message).toMatch(/1x99999999 .*32767-pixel side limit \(MAX_IMAGE_SIDE\)/);
+  }, 20_000);
+
+  test('a side over maxSide is refused, in every format, JPEG from its own frame header', async () => {
+    for (const format of ['jpeg', 'png', 'webp', 'gif', 'tiff'] as const) {
+      const bytes = await flat(1200, 900).toFormat(format).toBuffer();
+      const error = await rejection(decodeImage(bytes, { ...limits, maxSide: 1000 }));
+      expect(error).toBeInstanceOf(InvalidImageError);
+      expect((error as Error).message).toMatch(/1200x900 has a side over the 1000-pixel side limit/);
+      await expect(decodeImage(bytes, { ...limits, maxSide: 1200 })).resolves.toMatchObject({ width: 1200 });
+    }
+  });
+
+  test('a strip over the aspect ratio limit is refused; a panorama passes', async () => {
+    const strip = await flat(30_000, 10).png().toBuffer();
+    const error = await rejection(decodeImage(strip, { maxPixels: 100_000_000 }));
+    expect(error).toBeInstanceOf(InvalidImageError);
+    expect((error as Error).message).toMatch(
+      /30000x10 has an aspect ratio of 3000:1, over the 50:1 limit \(MAX_IMAGE_ASPECT_RATIO\)/,
+    );
+    const tallJpeg = await flat(10, 600).jpeg().toBuffer();
+    await expect(decodeImage(tallJpeg, { ...limits, maxAspectRatio: 20 })).rejects.toThrow(/60\.0:1/);
+    const panorama = await flat(8000, 1000).jpeg().toBuffer();
+    await expect(decodeImage(panorama, { maxPixels: 100_000_000 })).resolves.toMatchObject({ width: 8000 });
+  });
+
+  test('a decode longer than the time limit is stopped inside libvips and refused', async () => {
+    // 20 million one-pixel rows take libvips well over a second; allowed here only to be timed out.
+    const slow = await flatGreyPng(1, 20_000_000);
+    const started = performance.now();
+    const error = await rejection(
+      decodeImage(slow, {
+        maxPixels: 100_000_000,
+        maxSide: 100_000_000,
+        maxAspectRatio: 100_000_000,
+        deadline: new DecodeDeadline(1000),
+      }),
+    );
+    expect(error).toBeInstanceOf(InvalidImageError);
+    // "stopped at n%": libvips' own timeout killed the pipeline part way, it did not run to the end.
+    expect((error as Error).message).toMatch(
+      /longer than the 1000 ms limit \(IMAGE_DECODE_TIMEOUT_MS\); stopped at \d+%/,
+    );
+    expect(performance.now() - started).toBeLessThan(10_000);
+  }, 30_000);
+
+  test('an aborted decode rejects with the abort reason, not as a bad image', async () => {
+    const controller = new AbortController();
+    const reason = new Error('the client went away');
+    controller.abort(reason);
+    const bytes = await raw(card).png().toBuffer();
+    const deadline = new DecodeDeadline(10_000, controller.signal);
+    await expect(decodeImage(bytes, { ...limits, deadline })).rejects.toBe(reason);
   });
 });
 

@@ -152,6 +152,23 @@ describe('resizeBicubicCropped', () => {
     expect(Array.from(column.data)).toEqual(expected);
   });
 
+  test('calls the checkpoint between rows of both passes, and stops when it throws', () => {
+    const src = noiseImage(400, 300, 3);
+    let calls = 0;
+    resizeBicubicCropped(src, 298, 224, { left: 37, top: 0, width: 224, height: 224 }, () => calls++);
+    // 300 source rows through the horizontal pass, then 224 output rows through the vertical one.
+    expect(calls).toBe(300 + 224);
+    calls = 0;
+    const stop = new Error('time is up');
+    const checkpoint = () => {
+      if (++calls === 10) throw stop;
+    };
+    expect(() =>
+      resizeBicubicCropped(src, 298, 224, { left: 37, top: 0, width: 224, height: 224 }, checkpoint),
+    ).toThrow(stop);
+    expect(calls).toBe(10);
+  });
+
   test('refuses a crop window outside the output', () => {
     const src = noiseImage(10, 10, 3);
     expect(() => resizeBicubicCropped(src, 20, 20, { left: 10, top: 0, width: 11, height: 5 })).toThrow(

@@ -27,6 +27,7 @@ import {
   tinyClip,
   tokenizerGolden,
 } from '../helpers/golden-fixtures';
+import { flatGreyPng } from '../helpers/flat-png';
 
 const config: EmbedderConfig = {
   modelDir: TINY_CLIP_DIR,
@@ -222,6 +223,88 @@ describe('micro-batching through the real ONNX Runtime backend', () => {
     results.forEach((r, i) => {
       expect(cosine(expectOk(r).embedding, images[i]!.image_embeds)).toBeGreaterThanOrEqual(0.999);
     });
+  });
+});
+
+/** The REAL preprocessor, counting the images it was asked to decode. */
+class CountingPreprocessor extends ImagePreprocessor {
+  calls = 0;
+  override preprocess(...args: Parameters<ImagePreprocessor['preprocess']>) {
+    this.calls++;
+    return super.preprocess(...args);
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('decode slots: shared fairly between clients, freed by an abort', () => {
+  let embedder: ClipEmbedder;
+  let preprocessor: CountingPreprocessor;
+  /** Decodes for a second (libvips stops it at the 1 s time limit): a slow image that passes the limits. */
+  let slow: Buffer;
+
+  beforeAll(async () => {
+    const model = await tinyClip();
+    const { manifest } = model;
+    preprocessor = new CountingPreprocessor({
+      ...manifest.image,
+      maxPixels: 100_000_000,
+      maxSide: 100_000_000,
+      maxAspectRatio: 100_000_000,
+      decodeTimeoutMs: 1000,
+    });
+    embedder = new ClipEmbedder({
+      backend: await OnnxInferenceBackend.load(model, { threads: 1, maxBatchSize: 8 }),
+      tokenizer: await ClipTokenizer.fromBpeFile(model.bpePath, manifest.text.contextLength),
+      preprocessor,
+      manifest,
+      maxBatchSize: 1,
+      maxWaitMs: 0,
+      preprocessConcurrency: 1,
+      maxPendingImages: 16,
+    });
+    slow = await flatGreyPng(1, 20_000_000);
+  });
+  afterAll(async () => {
+    await embedder.close();
+  });
+
+  test("one client's many queued images do not delay another client's single image", async () => {
+    const image = smallImage(golden.images[0]!);
+    const done: string[] = [];
+    const greedy = Array.from({ length: 6 }, (_, i) =>
+      embedder.embedImages([image], { client: 'greedy' }).then(() => done.push(`greedy ${i}`)),
+    );
+    const polite = embedder.embedImages([image], { client: 'polite' }).then(() => done.push('polite'));
+    await Promise.all([...greedy, polite]);
+    // One decode slot: greedy's first image takes it, then the slot goes to the client holding none.
+    // In arrival order (first come, first served) it would be last.
+    expect(done.indexOf('polite')).toBeLessThanOrEqual(1);
+  });
+
+  test("an aborted call's waiting images leave the queue at once; its running decode ends at the limit", async () => {
+    preprocessor.calls = 0;
+    const controller = new AbortController();
+    const call = embedder.embedImages([slow, slow, slow, slow, slow], {
+      client: 'leaver',
+      signal: controller.signal,
+    });
+    await until(() => embedder.decodeQueue.decoding === 1 && embedder.decodeQueue.waiting === 4);
+    const reason = new Error('the client went away');
+    controller.abort(reason);
+    await expect(call).rejects.toBe(reason);
+    expect(embedder.decodeQueue.waiting).toBe(0);
+    // Another client is served as soon as the running decode stops (the image it was decoding is
+    // bounded by the time limit), not after four more slow images.
+    const [next] = await embedder.embedImages([smallImage(golden.images[1]!)], { client: 'next' });
+    expect(next?.ok).toBe(true);
+    expect(preprocessor.calls).toBe(2);
   });
 });
 

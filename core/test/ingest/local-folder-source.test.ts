@@ -217,7 +217,7 @@ describe('resolveFileSource', () => {
     ['a relative file URI', 'file:photos'],
     ['a host', 'file://server/share'],
     ['a dot-dot segment', 'file:///ROOT/photos/../photos'],
-    ['an encoded dot-dot segment', 'file:///ROOT/%2e%2e/ROOT/photos'],
+    ['an encoded dot-dot segment', 'file:///ROOT/photos/%2e%2e/photos'],
     ['an encoded slash', 'file:///ROOT/a%2Fb'],
     ['a query', 'file:///ROOT/photos?x=1'],
     ['bad percent-encoding', 'file:///ROOT/%E0%A4%A'],
@@ -226,6 +226,13 @@ describe('resolveFileSource', () => {
     expect(error).toBeInstanceOf(InvalidSourceError);
     expect((error as InvalidSourceError).status).toBe(400);
     expect((error as InvalidSourceError).type).toBe('invalid-source');
+  });
+
+  test('a malformed path that would lead outside the roots is refused as outside (403), revealing nothing', async () => {
+    for (const uri of ['file:///ROOT/%2e%2e/elsewhere', 'file:///ROOT/../elsewhere/%E0%A4%A'])
+      await expect(resolveFileSource(uri.replaceAll('/ROOT', root), [root])).rejects.toBeInstanceOf(
+        ForbiddenSourceError,
+      );
   });
 
   test('a missing folder or a file inside the roots is a 400', async () => {

@@ -5,6 +5,7 @@ export interface IngestBody {
    * The folder to index, as a `file:///abs/dir` URI inside CORPUS_DIR or INGEST_ROOTS.
    * @minLength 1
    * @maxLength 4096
+   * @pattern ^file:///(?:[^?#%]|%(?!2[Ff]|00)[0-9A-Fa-f]{2})*$
    * @example "file:///home/me/Pictures"
    */
   source: string;

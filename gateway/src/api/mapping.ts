@@ -1,9 +1,24 @@
-import type { IngestJobStatus, ItemRecord, SearchHit } from '@clip-search/core';
+import {
+  filterViolation,
+  type IngestJobStatus,
+  type ItemRecord,
+  type MetadataFilter,
+  type SearchHit,
+} from '@clip-search/core';
+import type { DetachedStrings } from '../http/detached-strings';
 import { ValidationFailedError } from '../http/http-errors';
+import { childPath } from '../http/json-shape';
 import type { QueryTerm } from '../services/search-service';
 import type { Item } from './item-models';
 import type { IngestJob } from './ingest-models';
-import type { IncludeField, QueryTerms, QueryText, SearchResponse, SearchResult } from './search-models';
+import type {
+  IncludeField,
+  MetadataFilterBody,
+  QueryTerms,
+  QueryText,
+  SearchResponse,
+  SearchResult,
+} from './search-models';
 
 /** Where an item's bytes are served; relative, so they work behind any proxy or prefix-less host. */
 export const imagePath = (id: string): string => `/v1/items/${encodeURIComponent(id)}/image`;
@@ -11,30 +26,77 @@ export const thumbnailPath = (id: string): string => `/v1/items/${encodeURICompo
 
 export const ALL_INCLUDES: readonly IncludeField[] = ['metadata', 'imageUrl', 'thumbnailUrl'];
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$|^[A-Za-z0-9_-]*={0,2}$/;
+/** Base64 is checked and decoded a slice at a time, so a 27 MB payload never blocks the event loop. */
+const BASE64_SLICE_CHARS = 1 << 20;
 
-/** Strict base64 (standard or URL-safe alphabet, padding optional, whitespace ignored, data: URL accepted). */
-export function decodeBase64(text: string, field: string): Uint8Array {
-  const payload = text.replace(/^data:[^,]*;base64,/i, '').replace(/\s+/g, '');
+const yieldToEventLoop = () =>
+  new Promise<void>((resolve) => {
+    setImmediate(resolve);
+  });
+
+/**
+ * Strict base64 (standard or URL-safe alphabet, not mixed; padding optional and only at the end;
+ * whitespace ignored; a `data:` URL prefix accepted).
+ */
+export async function decodeBase64(text: string, field: string): Promise<Uint8Array> {
+  const invalid = () => new ValidationFailedError([{ field, message: 'is not valid base64' }]);
+  const start = /^data:[^,]{0,256};base64,/i.exec(text)?.[0].length ?? 0;
+  const slices: string[] = [];
+  let standard = false;
+  let urlSafe = false;
+  for (let at = start; at < text.length; at += BASE64_SLICE_CHARS) {
+    if (at > start) await yieldToEventLoop();
+    const slice = text.slice(at, at + BASE64_SLICE_CHARS).replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/=_-]*$/.test(slice)) throw invalid();
+    standard ||= /[+/]/.test(slice);
+    urlSafe ||= /[-_]/.test(slice);
+    slices.push(slice);
+  }
+  let payload = slices.join('');
+  let padding = 0;
+  while (padding < 2 && payload.endsWith('=')) {
+    payload = payload.slice(0, -1);
+    padding++;
+  }
   if (payload.length === 0) throw new ValidationFailedError([{ field, message: 'is empty' }]);
-  if (!BASE64.test(payload) || payload.replace(/=+$/, '').length % 4 === 1)
-    throw new ValidationFailedError([{ field, message: 'is not valid base64' }]);
-  return Buffer.from(payload, payload.includes('-') || payload.includes('_') ? 'base64url' : 'base64');
+  if ((standard && urlSafe) || payload.includes('=') || payload.length % 4 === 1) throw invalid();
+  return Buffer.from(payload, urlSafe ? 'base64url' : 'base64');
 }
 
-/** The request's `query` as service terms. The union was validated by tsoa: each term has one key. */
-export function toQueryTerms(query: QueryText | QueryTerms): QueryTerm[] {
+/**
+ * The request's `query` as service terms. The union was validated by tsoa: each term has one key. Images
+ * that were lifted out of the body before validation are taken back from `detached`.
+ */
+export async function toQueryTerms(
+  query: QueryText | QueryTerms,
+  detached?: DetachedStrings,
+): Promise<QueryTerm[]> {
   if (typeof query === 'string') return [{ kind: 'text', text: query, weight: 1, field: 'query' }];
-  return query.map((term, i): QueryTerm => {
+  const terms: QueryTerm[] = [];
+  for (const [i, term] of query.entries()) {
     const field = `query[${i}]`;
     const weight = term.weight ?? 1;
-    if ('text' in term) return { kind: 'text', text: term.text, weight, field };
-    if ('imageBase64' in term)
-      return { kind: 'image', image: decodeBase64(term.imageBase64, `${field}.imageBase64`), weight, field };
-    if ('imageUrl' in term) return { kind: 'imageUrl', url: term.imageUrl, weight, field };
-    if ('itemId' in term) return { kind: 'item', itemId: term.itemId, weight, field };
-    return { kind: 'vector', vector: term.vector, weight, field };
-  });
+    if ('text' in term) terms.push({ kind: 'text', text: term.text, weight, field });
+    else if ('imageBase64' in term) {
+      const text = detached?.resolve(term.imageBase64) ?? term.imageBase64;
+      terms.push({ kind: 'image', image: await decodeBase64(text, `${field}.imageBase64`), weight, field });
+    } else if ('imageUrl' in term) terms.push({ kind: 'imageUrl', url: term.imageUrl, weight, field });
+    else if ('itemId' in term) terms.push({ kind: 'item', itemId: term.itemId, weight, field });
+    else terms.push({ kind: 'vector', vector: term.vector, weight, field });
+  }
+  return terms;
+}
+
+/** The API's filter is the port's MetadataFilter, structurally, once its size is checked. */
+export function toMetadataFilter(filter: MetadataFilterBody): MetadataFilter {
+  const violation = filterViolation(filter);
+  if (violation !== undefined) {
+    const [field, message] = violation;
+    throw new ValidationFailedError([
+      { field: field === '' ? 'filter' : childPath('filter', field), message },
+    ]);
+  }
+  return filter;
 }
 
 export function toSearchResponse(

@@ -106,10 +106,10 @@ export interface SearchBody {
    */
   k?: number;
   /**
-   * Results to skip (page 2 is `offset = k`).
+   * Results to skip (page 2 is `offset = k`). With k ≤ 1000, the deepest result is the 10,000th.
    * @isInt
    * @minimum 0
-   * @maximum 10000
+   * @maximum 9000
    * @default 0
    */
   offset?: number;

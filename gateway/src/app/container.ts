@@ -75,7 +75,13 @@ export async function openEmbeddedBackends({ config, logger, metrics }: BackendC
   });
   try {
     const { id: modelId, dim } = embedder.info;
-    const store = await openEmbeddedVectorStore({ dir: paths.vectors, dim, modelId, logger });
+    const store = await openEmbeddedVectorStore({
+      dir: paths.vectors,
+      dim,
+      modelId,
+      checkTimeoutMs: config.storeCheckTimeoutMs,
+      logger,
+    });
     try {
       const queue = await openEmbeddedIngestQueue({
         dataDir: paths.jobs,
@@ -124,14 +130,21 @@ export function createContainer(config: AppConfig, options: ContainerOptions = {
       allowPrivate: config.imageUrl.allowPrivate,
       timeoutMs: config.imageUrl.timeoutMs,
       maxBytes: config.imageUrl.maxBytes,
+      maxInflightBytes: config.imageUrl.maxInflightBytes,
     });
   const thumbnails = new ThumbnailService({
     cacheDir: dataPaths(config.dataDir).thumbnails,
     maxPixels: config.embedder.maxImagePixels,
+    allowedRoots: config.ingest.roots,
     logger,
   });
   const services: GatewayServices = {
-    search: new SearchService({ backends, metrics, imageUrlFetcher }),
+    search: new SearchService({
+      backends,
+      metrics,
+      imageUrlFetcher,
+      maxImageUrls: config.imageUrl.maxPerRequest,
+    }),
     items: new ItemService(backends, thumbnails),
     thumbnails,
     ingest: new IngestService(backends),

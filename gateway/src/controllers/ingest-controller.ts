@@ -2,7 +2,6 @@ import type { Metadata } from '@clip-search/core';
 import {
   Body,
   Controller,
-  Delete,
   Get,
   Middlewares,
   Path,
@@ -10,6 +9,7 @@ import {
   Query,
   Response,
   Route,
+  Security,
   SuccessResponse,
   Tags,
 } from '@tsoa/runtime';
@@ -21,6 +21,8 @@ import type { IngestService } from '../services/ingest-service';
 
 @Route('v1/ingest')
 @Tags('ingest')
+@Security('api_key', ['search'])
+@Security('bearer', ['search'])
 export class IngestController extends Controller {
   constructor(private readonly ingest: IngestService) {
     super();
@@ -31,6 +33,9 @@ export class IngestController extends Controller {
    * is cheap; corrupt files are counted as failed and listed in `errors`, never fail the job.
    */
   @Post()
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
+  @Security('api_key', ['admin'])
+  @Security('bearer', ['admin'])
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
   @Middlewares(requireContentType('application/json'))
   @SuccessResponse(202, 'Queued; poll the Location')
@@ -40,8 +45,15 @@ export class IngestController extends Controller {
     undefined,
     PROBLEM_JSON,
   )
-  @Response<Problem>(403, 'The source is outside CORPUS_DIR and INGEST_ROOTS', undefined, PROBLEM_JSON)
+  @Response<Problem>(
+    403,
+    'The source is outside CORPUS_DIR and INGEST_ROOTS, or the key lacks the admin scope',
+    undefined,
+    PROBLEM_JSON,
+  )
+  @Response<Problem>(415, 'Not a JSON body', undefined, PROBLEM_JSON)
   @Response<Problem>(422, 'Invalid field', undefined, PROBLEM_JSON)
+  @Response<Problem>(429, 'Too many ingest jobs from this client (Retry-After)', undefined, PROBLEM_JSON)
   public async startIngest(@Body() body: IngestBody): Promise<IngestJob> {
     const job = await this.ingest.enqueue({
       source: body.source,
@@ -62,7 +74,9 @@ export class IngestController extends Controller {
    * @maximum limit 1000
    */
   @Get()
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
+  @Response<Problem>(422, 'A path or query parameter out of range', undefined, PROBLEM_JSON)
   public async listIngests(@Query() limit?: number): Promise<IngestJobList> {
     const jobs = await this.ingest.list(limit ?? 50);
     return { jobs: jobs.map(toIngestJob) };
@@ -73,19 +87,27 @@ export class IngestController extends Controller {
    * @maxLength id 256
    */
   @Get('{id}')
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
   @Response<Problem>(404, 'No such job', undefined, PROBLEM_JSON)
+  @Response<Problem>(422, 'A path or query parameter out of range', undefined, PROBLEM_JSON)
   public async getIngest(@Path() id: string): Promise<IngestJob> {
     return toIngestJob(await this.ingest.get(id));
   }
 
   /**
-   * Cancels a queued or running job (items already indexed stay).
+   * Cancels a queued or running job (items already indexed stay); the job stays listed, as `cancelled`.
+   * Cancelling a finished job changes nothing.
    * @maxLength id 256
    */
-  @Delete('{id}')
+  @Post('{id}/cancel')
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
+  @Security('api_key', ['admin'])
+  @Security('bearer', ['admin'])
+  @Response<Problem>(403, 'The key lacks the admin scope', undefined, PROBLEM_JSON)
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
   @Response<Problem>(404, 'No such job', undefined, PROBLEM_JSON)
+  @Response<Problem>(422, 'A path or query parameter out of range', undefined, PROBLEM_JSON)
   public async cancelIngest(@Path() id: string): Promise<IngestJob> {
     return toIngestJob(await this.ingest.cancel(id));
   }

@@ -8,6 +8,7 @@ import {
   Request,
   Response,
   Route,
+  Security,
   SuccessResponse,
   Tags,
 } from '@tsoa/runtime';
@@ -18,7 +19,6 @@ import type { IncludeField, SearchResponse } from '../api/search-models';
 import { PROBLEM_JSON, type Problem } from '../http/problem';
 import { sendFile, sendBuffer } from '../http/send-image';
 import type { ItemService } from '../services/item-service';
-import { openOriginalImage } from '../services/original-image';
 import type { SearchService } from '../services/search-service';
 import type { ThumbnailService } from '../services/thumbnail-service';
 
@@ -27,6 +27,8 @@ const IMAGE_CACHE_CONTROL = 'private, max-age=300';
 
 @Route('v1/items')
 @Tags('items')
+@Security('api_key', ['search'])
+@Security('bearer', ['search'])
 export class ItemsController extends Controller {
   constructor(
     private readonly items: ItemService,
@@ -42,8 +44,10 @@ export class ItemsController extends Controller {
    * @maxLength id 256
    */
   @Get('{id}')
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
   @Response<Problem>(404, 'No such item', undefined, PROBLEM_JSON)
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
+  @Response<Problem>(422, 'A path or query parameter out of range', undefined, PROBLEM_JSON)
   public async getItem(@Path() id: string): Promise<Item> {
     return toItem(await this.items.get(id));
   }
@@ -53,9 +57,14 @@ export class ItemsController extends Controller {
    * @maxLength id 256
    */
   @Delete('{id}')
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
+  @Security('api_key', ['admin'])
+  @Security('bearer', ['admin'])
+  @Response<Problem>(403, 'The key lacks the admin scope', undefined, PROBLEM_JSON)
   @Response<Problem>(404, 'No such item', undefined, PROBLEM_JSON)
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
   @SuccessResponse(204, 'Deleted')
+  @Response<Problem>(422, 'A path or query parameter out of range', undefined, PROBLEM_JSON)
   public async deleteItem(@Path() id: string): Promise<void> {
     await this.items.delete(id);
     this.setStatus(204);
@@ -73,13 +82,16 @@ export class ItemsController extends Controller {
    * @maximum k 1000
    * @isInt offset must be a whole number
    * @minimum offset 0
-   * @maximum offset 10000
+   * @maximum offset 9000
    * @minimum minScore -1
    * @maximum minScore 1
    */
   @Get('{id}/similar')
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
   @Response<Problem>(404, 'No such item', undefined, PROBLEM_JSON)
+  @Response<Problem>(429, 'Too many searches from this client (Retry-After)', undefined, PROBLEM_JSON)
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
+  @Response<Problem>(422, 'A path or query parameter out of range', undefined, PROBLEM_JSON)
   public async similarItems(
     @Path() id: string,
     @Query() k?: number,
@@ -100,13 +112,15 @@ export class ItemsController extends Controller {
    * @maxLength id 256
    */
   @Get('{id}/image')
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
   @Response<Problem>(404, 'No such item', undefined, PROBLEM_JSON)
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
   @Produces('image/*')
   @SuccessResponse(200, 'The original image')
+  @Response<Problem>(422, 'A path or query parameter out of range', undefined, PROBLEM_JSON)
   public async getImage(@Path() id: string, @Request() req: ExpressRequest): Promise<void> {
     const item = await this.items.get(id);
-    await sendFile(req, await openOriginalImage(item), IMAGE_CACHE_CONTROL);
+    await sendFile(req, await this.thumbnails.openOriginal(item), IMAGE_CACHE_CONTROL);
   }
 
   /**
@@ -114,6 +128,7 @@ export class ItemsController extends Controller {
    * @maxLength id 256
    */
   @Get('{id}/thumbnail')
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
   @Response<Problem>(404, 'No such item', undefined, PROBLEM_JSON)
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
   @Produces('image/jpeg')

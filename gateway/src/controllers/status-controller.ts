@@ -1,5 +1,5 @@
 import { BackendUnavailableError } from '@clip-search/core';
-import { Controller, Get, Response, Route, Tags } from '@tsoa/runtime';
+import { Controller, Get, Response, Route, Security, Tags } from '@tsoa/runtime';
 import type { Health, ReadyStatus, Stats } from '../api/status-models';
 import { PROBLEM_JSON, type Problem } from '../http/problem';
 import type { StatusService } from '../services/status-service';
@@ -37,6 +37,9 @@ export class StatusController extends Controller {
 
   /** Counts and configuration: items, model, backends, recent jobs by state. */
   @Get('v1/stats')
+  @Security('api_key', ['search'])
+  @Security('bearer', ['search'])
+  @Response<Problem>(401, 'No API key, or an unknown one (WWW-Authenticate)', undefined, PROBLEM_JSON)
   @Response<Problem>(503, 'Model or store not ready (Retry-After)', undefined, PROBLEM_JSON)
   public async stats(): Promise<Stats> {
     return this.status.stats();

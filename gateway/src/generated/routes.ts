@@ -11,12 +11,15 @@ import { SearchController } from './../controllers/search-controller';
 import { ItemsController } from './../controllers/items-controller';
 // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
 import { IngestController } from './../controllers/ingest-controller';
+import { expressAuthentication } from './../http/authentication';
+// @ts-ignore - no great way to install types from subpackage
 import { iocContainer } from './../app/ioc';
 import type { IocContainer, IocContainerFactory } from '@tsoa/runtime';
 import type { Request as ExRequest, Response as ExResponse, RequestHandler, Router } from 'express';
 const multer = require('multer');
 
 
+const expressAuthenticationRecasted = expressAuthentication as (req: ExRequest, securityName: string, scopes?: string[], res?: ExResponse) => Promise<any>;
 
 
 // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
@@ -238,7 +241,7 @@ const models: TsoaRoute.Models = {
         "properties": {
             "query": {"dataType":"union","subSchemas":[{"ref":"QueryText"},{"ref":"QueryTerms"}],"required":true},
             "k": {"dataType":"integer","default":10,"validators":{"minimum":{"value":1},"maximum":{"value":1000}}},
-            "offset": {"dataType":"integer","default":0,"validators":{"minimum":{"value":0},"maximum":{"value":10000}}},
+            "offset": {"dataType":"integer","default":0,"validators":{"minimum":{"value":0},"maximum":{"value":9000}}},
             "minScore": {"dataType":"double","validators":{"minimum":{"value":-1},"maximum":{"value":1}}},
             "filter": {"ref":"MetadataFilterBody"},
             "include": {"dataType":"array","array":{"dataType":"refAlias","ref":"IncludeField"}},
@@ -300,7 +303,7 @@ const models: TsoaRoute.Models = {
     "IngestBody": {
         "dataType": "refObject",
         "properties": {
-            "source": {"dataType":"string","required":true,"validators":{"minLength":{"value":1},"maxLength":{"value":4096}}},
+            "source": {"dataType":"string","required":true,"validators":{"minLength":{"value":1},"maxLength":{"value":4096},"pattern":{"value":"^file:///(?:[^?#%]|%(?!2[Ff]|00)[0-9A-Fa-f]{2})*$"}}},
             "sweep": {"dataType":"boolean"},
             "metadata": {"ref":"JsonObject"},
         },
@@ -316,7 +319,7 @@ const models: TsoaRoute.Models = {
     },
     // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
 };
-const templateService = new ExpressTemplateService(models, {"noImplicitAdditionalProperties":"throw-on-extras","bodyCoercion":true});
+const templateService = new ExpressTemplateService(models, {"noImplicitAdditionalProperties":"throw-on-extras","bodyCoercion":false});
 
 // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
 
@@ -404,6 +407,7 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
         const argsStatusController_stats: Record<string, TsoaRoute.ParameterSchema> = {
         };
         app.get('/v1/stats',
+            authenticateMiddleware([{"api_key":["search"]},{"bearer":["search"]}]),
             ...(fetchMiddlewares<RequestHandler>(StatusController)),
             ...(fetchMiddlewares<RequestHandler>(StatusController.prototype.stats)),
 
@@ -440,6 +444,7 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
                 req: {"in":"request","name":"req","required":true,"dataType":"object"},
         };
         app.post('/v1/search',
+            authenticateMiddleware([{"api_key":["search"]},{"bearer":["search"]}]),
             ...(fetchMiddlewares<RequestHandler>(SearchController)),
             ...(fetchMiddlewares<RequestHandler>(SearchController.prototype.searchByQuery)),
 
@@ -473,12 +478,14 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
         // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
         const argsSearchController_searchByImage: Record<string, TsoaRoute.ParameterSchema> = {
                 image: {"in":"formData","name":"image","required":true,"dataType":"file"},
-                k: {"in":"formData","name":"k","dataType":"string"},
-                offset: {"in":"formData","name":"offset","dataType":"string"},
-                minScore: {"in":"formData","name":"minScore","dataType":"string"},
-                text: {"in":"formData","name":"text","dataType":"string","validators":{"maxLength":{"value":10000}}},
+                req: {"in":"request","name":"req","required":true,"dataType":"object"},
+                k: {"in":"formData","name":"k","dataType":"string","validators":{"minimum":{"value":1},"maximum":{"value":1000}}},
+                offset: {"in":"formData","name":"offset","dataType":"string","validators":{"minimum":{"value":0},"maximum":{"value":9000}}},
+                minScore: {"in":"formData","name":"minScore","dataType":"string","validators":{"minimum":{"value":-1},"maximum":{"value":1}}},
+                text: {"in":"formData","name":"text","dataType":"string","validators":{"minLength":{"value":1},"maxLength":{"value":10000}}},
         };
         app.post('/v1/search/image',
+            authenticateMiddleware([{"api_key":["search"]},{"bearer":["search"]}]),
             upload.fields([
                 {
                     name: "image",
@@ -520,6 +527,7 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
                 id: {"in":"path","name":"id","required":true,"dataType":"string","validators":{"maxLength":{"value":256}}},
         };
         app.get('/v1/items/:id',
+            authenticateMiddleware([{"api_key":["search"]},{"bearer":["search"]}]),
             ...(fetchMiddlewares<RequestHandler>(ItemsController)),
             ...(fetchMiddlewares<RequestHandler>(ItemsController.prototype.getItem)),
 
@@ -555,6 +563,7 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
                 id: {"in":"path","name":"id","required":true,"dataType":"string","validators":{"maxLength":{"value":256}}},
         };
         app.delete('/v1/items/:id',
+            authenticateMiddleware([{"api_key":["admin"]},{"bearer":["admin"]}]),
             ...(fetchMiddlewares<RequestHandler>(ItemsController)),
             ...(fetchMiddlewares<RequestHandler>(ItemsController.prototype.deleteItem)),
 
@@ -589,11 +598,12 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
         const argsItemsController_similarItems: Record<string, TsoaRoute.ParameterSchema> = {
                 id: {"in":"path","name":"id","required":true,"dataType":"string","validators":{"maxLength":{"value":256}}},
                 k: {"in":"query","name":"k","dataType":"integer","validators":{"isInt":{"errorMsg":"must be a whole number"},"minimum":{"value":1},"maximum":{"value":1000}}},
-                offset: {"in":"query","name":"offset","dataType":"integer","validators":{"isInt":{"errorMsg":"must be a whole number"},"minimum":{"value":0},"maximum":{"value":10000}}},
+                offset: {"in":"query","name":"offset","dataType":"integer","validators":{"isInt":{"errorMsg":"must be a whole number"},"minimum":{"value":0},"maximum":{"value":9000}}},
                 minScore: {"in":"query","name":"minScore","dataType":"double","validators":{"minimum":{"value":-1},"maximum":{"value":1}}},
                 include: {"in":"query","name":"include","dataType":"array","array":{"dataType":"refAlias","ref":"IncludeField"}},
         };
         app.get('/v1/items/:id/similar',
+            authenticateMiddleware([{"api_key":["search"]},{"bearer":["search"]}]),
             ...(fetchMiddlewares<RequestHandler>(ItemsController)),
             ...(fetchMiddlewares<RequestHandler>(ItemsController.prototype.similarItems)),
 
@@ -630,6 +640,7 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
                 req: {"in":"request","name":"req","required":true,"dataType":"object"},
         };
         app.get('/v1/items/:id/image',
+            authenticateMiddleware([{"api_key":["search"]},{"bearer":["search"]}]),
             ...(fetchMiddlewares<RequestHandler>(ItemsController)),
             ...(fetchMiddlewares<RequestHandler>(ItemsController.prototype.getImage)),
 
@@ -666,6 +677,7 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
                 req: {"in":"request","name":"req","required":true,"dataType":"object"},
         };
         app.get('/v1/items/:id/thumbnail',
+            authenticateMiddleware([{"api_key":["search"]},{"bearer":["search"]}]),
             ...(fetchMiddlewares<RequestHandler>(ItemsController)),
             ...(fetchMiddlewares<RequestHandler>(ItemsController.prototype.getThumbnail)),
 
@@ -701,6 +713,7 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
                 body: {"in":"body","name":"body","required":true,"ref":"IngestBody"},
         };
         app.post('/v1/ingest',
+            authenticateMiddleware([{"api_key":["admin"]},{"bearer":["admin"]}]),
             ...(fetchMiddlewares<RequestHandler>(IngestController)),
             ...(fetchMiddlewares<RequestHandler>(IngestController.prototype.startIngest)),
 
@@ -736,6 +749,7 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
                 limit: {"in":"query","name":"limit","dataType":"integer","validators":{"isInt":{"errorMsg":"must be a whole number"},"minimum":{"value":1},"maximum":{"value":1000}}},
         };
         app.get('/v1/ingest',
+            authenticateMiddleware([{"api_key":["search"]},{"bearer":["search"]}]),
             ...(fetchMiddlewares<RequestHandler>(IngestController)),
             ...(fetchMiddlewares<RequestHandler>(IngestController.prototype.listIngests)),
 
@@ -771,6 +785,7 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
                 id: {"in":"path","name":"id","required":true,"dataType":"string","validators":{"maxLength":{"value":256}}},
         };
         app.get('/v1/ingest/:id',
+            authenticateMiddleware([{"api_key":["search"]},{"bearer":["search"]}]),
             ...(fetchMiddlewares<RequestHandler>(IngestController)),
             ...(fetchMiddlewares<RequestHandler>(IngestController.prototype.getIngest)),
 
@@ -805,7 +820,8 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
         const argsIngestController_cancelIngest: Record<string, TsoaRoute.ParameterSchema> = {
                 id: {"in":"path","name":"id","required":true,"dataType":"string","validators":{"maxLength":{"value":256}}},
         };
-        app.delete('/v1/ingest/:id',
+        app.post('/v1/ingest/:id/cancel',
+            authenticateMiddleware([{"api_key":["admin"]},{"bearer":["admin"]}]),
             ...(fetchMiddlewares<RequestHandler>(IngestController)),
             ...(fetchMiddlewares<RequestHandler>(IngestController.prototype.cancelIngest)),
 
@@ -840,6 +856,76 @@ export function RegisterRoutes(app: Router,opts?:{multer?:ReturnType<typeof mult
 
     // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
 
+
+    // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
+
+    function authenticateMiddleware(security: TsoaRoute.Security[] = []) {
+        return async function runAuthenticationMiddleware(request: any, response: any, next: any) {
+
+            // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
+
+            // keep track of failed auth attempts so we can hand back the most
+            // recent one.  This behavior was previously existing so preserving it
+            // here
+            const failedAttempts: any[] = [];
+            const pushAndRethrow = (error: any) => {
+                failedAttempts.push(error);
+                throw error;
+            };
+
+            const secMethodOrPromises: Promise<any>[] = [];
+            for (const secMethod of security) {
+                if (Object.keys(secMethod).length > 1) {
+                    const secMethodAndPromises: Promise<any>[] = [];
+
+                    for (const name in secMethod) {
+                        secMethodAndPromises.push(
+                            expressAuthenticationRecasted(request, name, secMethod[name], response)
+                                .catch(pushAndRethrow)
+                        );
+                    }
+
+                    // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
+
+                    secMethodOrPromises.push(Promise.all(secMethodAndPromises)
+                        .then(users => { return users[0]; }));
+                } else {
+                    for (const name in secMethod) {
+                        secMethodOrPromises.push(
+                            expressAuthenticationRecasted(request, name, secMethod[name], response)
+                                .catch(pushAndRethrow)
+                        );
+                    }
+                }
+            }
+
+            // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
+
+            try {
+                request['user'] = await Promise.any(secMethodOrPromises);
+
+                // Response was sent in middleware, abort
+                if (response.writableEnded) {
+                    return;
+                }
+
+                next();
+            }
+            catch(err) {
+                // Show most recent error as response
+                const error = failedAttempts.pop();
+                error.status = error.status || 401;
+
+                // Response was sent in middleware, abort
+                if (response.writableEnded) {
+                    return;
+                }
+                next(error);
+            }
+
+            // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
+        }
+    }
 
     // WARNING: This file was auto-generated with tsoa. Please do not modify it. Re-run tsoa to re-generate this file: https://github.com/lukeautry/tsoa
 }

@@ -1,12 +1,14 @@
 import express from 'express';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import multer from 'multer';
+import { DetachedStrings } from './detached-strings';
 import {
   MalformedBodyError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
   ValidationFailedError,
 } from './http-errors';
+import { checkJsonShape, type JsonShapeLimits } from './json-shape';
 
 /** The request-body errors of body-parser (express.json), told apart by their `type`. */
 interface BodyParserError {
@@ -15,30 +17,78 @@ interface BodyParserError {
   readonly message: string;
 }
 
-/** Converts what express.json throws into typed errors, so the error middleware sees only those. */
-export function jsonBody(maxBytes: number): RequestHandler {
-  const parse: RequestHandler = express.json({
-    limit: maxBytes,
-    type: ['application/json', 'application/*+json'],
-  });
+/** Per-route JSON body rules: how many bytes, and what shape, before schema validation runs. */
+export interface JsonBodyRule {
+  readonly maxBytes: number;
+  /** The setting behind `maxBytes`, named in the 413 so the operator knows what to raise. */
+  readonly maxBytesSetting?: string;
+  readonly shape: JsonShapeLimits;
+}
+
+/** RFC 8259: JSON exchanged between systems is UTF-8. Anything else is refused before it is decoded. */
+function charsetOf(req: Request): string | undefined {
+  const match = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.headers['content-type'] ?? '');
+  return match?.[1]?.toLowerCase();
+}
+
+/**
+ * Parses JSON bodies under `rule(req)` (its size limit applies while reading, before anything is parsed),
+ * then checks the body's shape cheaply and lifts long payloads out of it (see detached-strings.ts), so
+ * that schema validation only ever sees a small, shallow document. Every failure is a typed error.
+ */
+export function jsonBody(rule: (req: Request) => JsonBodyRule): RequestHandler {
+  const parsers = new Map<number, RequestHandler>();
+  const parserFor = (maxBytes: number): RequestHandler => {
+    let parser = parsers.get(maxBytes);
+    if (parser === undefined) {
+      parser = express.json({ limit: maxBytes, type: ['application/json', 'application/*+json'] });
+      parsers.set(maxBytes, parser);
+    }
+    return parser;
+  };
   return (req, res, next) => {
-    parse(req, res, (error?: unknown) => {
-      if (error === undefined || error === null) {
-        next();
+    if (!req.is(['application/json', 'application/*+json'])) {
+      next();
+      return;
+    }
+    const charset = charsetOf(req);
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      next(
+        new UnsupportedMediaTypeError(
+          `JSON bodies are UTF-8; charset=${charset.slice(0, 40)} is not accepted`,
+        ),
+      );
+      return;
+    }
+    const routeRule = rule(req);
+    const { shape } = routeRule;
+    parserFor(routeRule.maxBytes)(req, res, (error?: unknown) => {
+      if (error !== undefined && error !== null) {
+        next(bodyParserError(error as BodyParserError, routeRule));
         return;
       }
-      const { type, message } = error as BodyParserError;
-      if (type === 'entity.too.large')
-        next(
-          new PayloadTooLargeError(`The body is larger than the ${maxBytes} bytes allowed (MAX_BODY_BYTES)`),
-        );
-      else if (type === 'entity.parse.failed')
-        next(new MalformedBodyError(`The body is not valid JSON: ${message}`));
-      else if (type === 'encoding.unsupported' || type === 'charset.unsupported')
-        next(new UnsupportedMediaTypeError(message));
-      else next(new MalformedBodyError(`The body could not be read: ${message}`));
+      const problems = checkJsonShape(req.body, shape);
+      if (problems.length > 0) {
+        next(new ValidationFailedError(problems));
+        return;
+      }
+      const detached = new DetachedStrings();
+      if (shape.longStringKeys !== undefined && detached.detach(req.body, shape.longStringKeys) > 0)
+        res.locals.detachedStrings = detached;
+      next();
     });
   };
+}
+
+function bodyParserError({ type, message }: BodyParserError, rule: JsonBodyRule): Error {
+  if (type === 'entity.too.large')
+    return new PayloadTooLargeError(
+      `The body is larger than the ${rule.maxBytes} bytes this route accepts${rule.maxBytesSetting === undefined ? '' : ` (${rule.maxBytesSetting})`}`,
+    );
+  if (type === 'entity.parse.failed') return new MalformedBodyError(`The body is not valid JSON: ${message}`);
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported')
+    return new UnsupportedMediaTypeError(message);
+  return new MalformedBodyError(`The body could not be read: ${message}`);
 }
 
 /** A route's middleware that refuses other body types with 415 (before validation says "required"). */

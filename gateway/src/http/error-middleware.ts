@@ -1,29 +1,56 @@
 import { BackendUnavailableError, ClipSearchError, type Logger } from '@clip-search/core';
 import { ValidateError } from '@tsoa/runtime';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { clientClosed } from './client-abort';
 import {
+  ClientClosedRequestError,
+  hasResponseHeaders,
   MalformedRequestError,
+  MethodNotAllowedError,
   RouteNotFoundError,
   ValidationFailedError,
   type FieldError,
 } from './http-errors';
 import { internalProblem, problemOf, PROBLEM_JSON, type Problem } from './problem';
-
-/** Problem details are for people: one field's union mismatch can explain itself at length. */
-const MAX_DETAIL = 2000;
+import type { RouteTable } from './route-table';
 
 /** tsoa names body fields `body.query[0].text` (or `requestBody.…`); the request knows them as `query[0].text`. */
 function fieldName(key: string): string {
-  return key.replace(/^(?:request)?body\./i, '');
+  return key.replace(/^(?:request)?body\./i, '').replace(/\.\$(\d+)/g, '[$1]');
 }
 
 /** tsoa's validation failure as our typed error; field values are never echoed (they may be megabytes). */
 function fromValidateError(error: ValidateError): ValidationFailedError {
   const errors: FieldError[] = Object.entries(error.fields).map(([key, { message }]) => ({
     field: fieldName(key),
-    message,
+    message: readableMessage(message),
   }));
   return new ValidationFailedError(errors);
+}
+
+const UNION_FAILURE = 'Could not match the union against any of the items. Issues: ';
+
+/**
+ * tsoa explains a union mismatch with the JSON of every alternative's errors, values included. Only the
+ * alternatives' messages are kept: "matches none of its forms: (1) invalid string value; (2) …".
+ */
+function readableMessage(message: string): string {
+  if (!message.startsWith(UNION_FAILURE)) return message;
+  let alternatives: unknown;
+  try {
+    alternatives = JSON.parse(message.slice(UNION_FAILURE.length));
+  } catch {
+    return 'matches none of the forms it may take';
+  }
+  if (!Array.isArray(alternatives)) return 'matches none of the forms it may take';
+  const reasons = alternatives.map((fields, i) => {
+    const messages = Object.entries((fields ?? {}) as Record<string, { message?: unknown }>).map(
+      ([key, issue]) =>
+        `${fieldName(key)}: ${typeof issue.message === 'string' ? readableMessage(issue.message) : 'invalid'}`,
+    );
+    return `(${i + 1}) ${messages.join(', ')}`;
+  });
+  return `matches none of the forms it may take: ${reasons.join('; ')}`;
 }
 
 /**
@@ -45,11 +72,15 @@ export function typedError(error: unknown): ClipSearchError | undefined {
   return new MalformedRequestError(safe ? message : 'The request could not be understood');
 }
 
-/** Any request no route took. */
-export const routeNotFound: RequestHandler = (req, res, next) => {
-  res.locals.routeLabel = 'unmatched';
-  next(new RouteNotFoundError(`No route for ${req.method} ${req.path}`));
-};
+/** Any request no route took: 405 with `Allow` when its path is a route's with another method, else 404. */
+export function routeNotFound(routes: RouteTable): RequestHandler {
+  return (req, _res, next) => {
+    const route = routes.match(req.path);
+    if (route === undefined || route.methods.includes(req.method))
+      next(new RouteNotFoundError(`No route for ${req.method} ${req.path}`));
+    else next(new MethodNotAllowedError(req.method, route.template, route.methods));
+  };
+}
 
 /**
  * The one place errors become responses: every error is `application/problem+json` (RFC 9457) with a
@@ -61,6 +92,12 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     const requestId = res.locals.requestId as string | undefined;
     const log = (res.locals.logger as Logger | undefined) ?? logger;
     const typed = typedError(error);
+    if (typed instanceof ClientClosedRequestError || clientClosed(res)) {
+      // Nobody is listening: nothing to send, and nothing went wrong on our side.
+      log.info('Client closed the request', { requestId, error: describe(error) });
+      if (!res.headersSent) res.destroy();
+      return;
+    }
     if (res.headersSent) {
       // Mid-stream (an image being sent): no problem can follow; cut the connection so the client sees
       // an incomplete response instead of a silently truncated one.
@@ -78,7 +115,8 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       problem = internalProblem(requestId);
     } else {
       problem = problemOf(typed, requestId);
-      if (problem.detail.length > MAX_DETAIL) problem.detail = `${problem.detail.slice(0, MAX_DETAIL)}…`;
+      if (hasResponseHeaders(typed))
+        for (const [name, value] of Object.entries(typed.responseHeaders)) res.setHeader(name, value);
       // A backend that is loading or down is an expected state (503 + Retry-After, surfaced by /readyz),
       // not a bug: a warning without a stack, so polling /readyz during a model download stays quiet.
       if (typed instanceof BackendUnavailableError) {

@@ -14,6 +14,28 @@ export class NotFoundError extends ClipSearchError {
   readonly title = 'Not found';
 }
 
+/** An error whose response carries headers of its own (Allow, Retry-After, WWW-Authenticate…). */
+export interface WithResponseHeaders {
+  readonly responseHeaders: Readonly<Record<string, string>>;
+}
+
+export function hasResponseHeaders(error: unknown): error is WithResponseHeaders {
+  const headers = (error as Partial<WithResponseHeaders> | undefined)?.responseHeaders;
+  return typeof headers === 'object';
+}
+
+/** The path exists, but not with this method (RFC 9110: 405 with the methods it has in `Allow`). */
+export class MethodNotAllowedError extends ClipSearchError implements WithResponseHeaders {
+  readonly type = 'method-not-allowed';
+  readonly status = 405;
+  readonly title = 'Method not allowed';
+  readonly responseHeaders: Readonly<Record<string, string>>;
+  constructor(method: string, path: string, allowed: readonly string[]) {
+    super(`${method} is not allowed on ${path}; it takes ${allowed.join(', ')}`);
+    this.responseHeaders = { Allow: allowed.join(', ') };
+  }
+}
+
 /** No route matches the method and path. */
 export class RouteNotFoundError extends ClipSearchError {
   readonly type = 'route-not-found';
@@ -41,7 +63,10 @@ export class ValidationFailedError extends ClipSearchError {
   readonly status = 422;
   readonly title = 'Request validation failed';
   constructor(readonly errors: readonly FieldError[]) {
-    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    // The problem body lists `errors` (bounded there); the message summarizes the first few.
+    const listed = errors.slice(0, 5).map((e) => `${e.field}: ${e.message}`);
+    if (errors.length > listed.length) listed.push(`and ${errors.length - listed.length} more`);
+    super(listed.join('; '));
   }
 }
 
@@ -64,4 +89,48 @@ export class ZeroQueryError extends ClipSearchError {
   readonly type = 'zero-query-vector';
   readonly status = 422;
   readonly title = 'Query vector is zero';
+}
+
+/**
+ * The client closed the connection before the answer was ready (nginx's 499). Never sent, since nobody
+ * is listening: it stops the work and is logged at info level and counted under status 499.
+ */
+export class ClientClosedRequestError extends ClipSearchError {
+  readonly type = 'client-closed-request';
+  readonly status = 499;
+  readonly title = 'Client closed request';
+}
+
+/** Keys are required and the request carries none (answered with `WWW-Authenticate: Bearer`). */
+export class AuthenticationRequiredError extends ClipSearchError {
+  readonly type = 'authentication-required';
+  readonly status = 401;
+  readonly title = 'Authentication required';
+}
+
+/** The request carries a key that is not configured, or a malformed Authorization header. */
+export class InvalidApiKeyError extends ClipSearchError {
+  readonly type = 'invalid-api-key';
+  readonly status = 401;
+  readonly title = 'Invalid API key';
+}
+
+/** The key is valid but its scope does not cover the operation (a `search` key on an admin route). */
+export class InsufficientScopeError extends ClipSearchError {
+  readonly type = 'insufficient-scope';
+  readonly status = 403;
+  readonly title = 'Insufficient scope';
+}
+
+/** The client used up its token bucket for this kind of request (answered with `Retry-After`). */
+export class RateLimitedError extends ClipSearchError {
+  readonly type = 'rate-limited';
+  readonly status = 429;
+  readonly title = 'Too many requests';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
 }

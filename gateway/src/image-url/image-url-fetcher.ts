@@ -3,8 +3,9 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { LookupFunction } from 'node:net';
-import { ClipSearchError } from '@clip-search/core';
+import { BackendUnavailableError, ClipSearchError } from '@clip-search/core';
 import { addressPolicy, type AddressPolicy } from './address-policy';
+import { ByteBudget } from './byte-budget';
 
 /** The URL may not be fetched: wrong scheme, or it leads (maybe after a redirect) to a refused address. */
 export class ImageUrlForbiddenError extends ClipSearchError {
@@ -20,6 +21,9 @@ export class ImageUrlFetchError extends ClipSearchError {
   readonly title = 'Image URL could not be fetched';
 }
 
+/** Every download's share of IMAGE_URL_MAX_INFLIGHT_BYTES is taken, and none came free in time. */
+export class ImageUrlBusyError extends BackendUnavailableError {}
+
 export interface ResolvedAddress {
   readonly address: string;
   readonly family: 4 | 6;
@@ -32,6 +36,12 @@ export interface ImageUrlFetcherOptions {
   readonly timeoutMs: number;
   /** Larger bodies are aborted as soon as they pass this (IMAGE_URL_MAX_BYTES). */
   readonly maxBytes: number;
+  /**
+   * Bytes every download of the process may hold at once (IMAGE_URL_MAX_INFLIGHT_BYTES). A download
+   * reserves its declared size (or `maxBytes` when undeclared) before reading its body, and keeps it until
+   * the request that asked for it is done with the image.
+   */
+  readonly maxInflightBytes?: number;
   readonly maxRedirects?: number;
   /** Overrides `allowPrivate` with another rule (tests allow one loopback address and not another). */
   readonly policy?: AddressPolicy;
@@ -40,6 +50,13 @@ export interface ImageUrlFetcherOptions {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** The downloads of one request: their bytes count against the process's budget until `close()`. */
+export interface ImageUrlDownloads {
+  fetch(url: string, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Gives back every reservation the downloads made (call it once the images are embedded). */
+  close(): void;
+}
 
 async function systemResolve(hostname: string): Promise<readonly ResolvedAddress[]> {
   const results = await dns.lookup(hostname, { all: true, verbatim: true });
@@ -62,14 +79,49 @@ export class ImageUrlFetcher {
   private readonly policy: AddressPolicy;
   private readonly resolve: (hostname: string) => Promise<readonly ResolvedAddress[]>;
   private readonly maxRedirects: number;
+  private readonly budget: ByteBudget;
 
   constructor(private readonly options: ImageUrlFetcherOptions) {
     this.policy = options.policy ?? addressPolicy({ allowPrivate: options.allowPrivate });
     this.resolve = options.resolve ?? systemResolve;
     this.maxRedirects = options.maxRedirects ?? 5;
+    this.budget = new ByteBudget(options.maxInflightBytes ?? Number.MAX_SAFE_INTEGER);
   }
 
+  /** Bytes reserved by downloads in flight or held by their requests (for tests and metrics). */
+  get reservedBytes(): number {
+    return this.budget.reserved;
+  }
+
+  /** Downloads whose bytes stay reserved until the caller closes them. */
+  downloads(): ImageUrlDownloads {
+    const releases: (() => void)[] = [];
+    return {
+      fetch: (url, signal) =>
+        this.download(url, signal, (release) => {
+          releases.push(release);
+        }),
+      close: () => {
+        for (const release of releases.splice(0)) release();
+      },
+    };
+  }
+
+  /** One download whose reservation ends with it. */
   async fetch(url: string, signal?: AbortSignal): Promise<Uint8Array> {
+    const downloads = this.downloads();
+    try {
+      return await downloads.fetch(url, signal);
+    } finally {
+      downloads.close();
+    }
+  }
+
+  private async download(
+    url: string,
+    signal: AbortSignal | undefined,
+    hold: (release: () => void) => void,
+  ): Promise<Uint8Array> {
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
     const combined = signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
     try {
@@ -93,7 +145,15 @@ export class ImageUrlFetcher {
           response.resume();
           throw new ImageUrlFetchError(`${current.href} answered HTTP ${status}`);
         }
-        return await readBody(response, this.options.maxBytes, current.href);
+        const declared = declaredLength(response);
+        if (declared !== undefined && declared > this.options.maxBytes) {
+          response.destroy();
+          throw new ImageUrlFetchError(
+            `${current.href}: ${declared} bytes, more than the ${this.options.maxBytes} bytes allowed`,
+          );
+        }
+        hold(await this.reserve(declared ?? this.options.maxBytes, combined, deadline, response));
+        return await readBody(response, this.options.maxBytes, declared, current.href);
       }
     } catch (error) {
       if (error instanceof ClipSearchError) throw error;
@@ -103,6 +163,26 @@ export class ImageUrlFetcher {
       throw new ImageUrlFetchError(`${url}: ${error instanceof Error ? error.message : String(error)}`, {
         cause: error,
       });
+    }
+  }
+
+  /** Waits for room in the budget; the body stays unread (TCP holds the sender back) meanwhile. */
+  private async reserve(
+    bytes: number,
+    signal: AbortSignal,
+    deadline: AbortSignal,
+    response: http.IncomingMessage,
+  ): Promise<() => void> {
+    try {
+      return await this.budget.reserve(bytes, signal);
+    } catch (error) {
+      response.destroy();
+      if (deadline.aborted)
+        throw new ImageUrlBusyError(
+          `Image downloads already hold ${this.budget.reserved} bytes (IMAGE_URL_MAX_INFLIGHT_BYTES); try again shortly`,
+          1,
+        );
+      throw error;
     }
   }
 
@@ -175,27 +255,45 @@ function request(url: URL, target: ResolvedAddress, signal: AbortSignal): Promis
   });
 }
 
-function readBody(response: http.IncomingMessage, maxBytes: number, href: string): Promise<Uint8Array> {
-  const declared = Number(response.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    response.destroy();
-    return Promise.reject(
-      new ImageUrlFetchError(`${href}: ${declared} bytes, more than the ${maxBytes} bytes allowed`),
-    );
-  }
+/** Content-Length when the response declares a sane one. */
+function declaredLength(response: http.IncomingMessage): number | undefined {
+  const header = response.headers['content-length'];
+  if (header === undefined || !/^\d{1,15}$/.test(header)) return undefined;
+  return Number(header);
+}
+
+/**
+ * The body, at most `maxBytes`. A declared length is read straight into one buffer of that size (no
+ * chunk list, no second copy); otherwise chunks are joined at the end.
+ */
+function readBody(
+  response: http.IncomingMessage,
+  maxBytes: number,
+  declared: number | undefined,
+  href: string,
+): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
+    const into = declared === undefined ? undefined : Buffer.allocUnsafe(declared);
     const chunks: Buffer[] = [];
     let total = 0;
     response.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > maxBytes) {
-        response.destroy(new ImageUrlFetchError(`${href}: more than the ${maxBytes} bytes allowed`));
+      const limit = into?.length ?? maxBytes;
+      if (total + chunk.length > limit) {
+        response.destroy(
+          new ImageUrlFetchError(
+            into === undefined
+              ? `${href}: more than the ${maxBytes} bytes allowed`
+              : `${href}: more bytes than its Content-Length of ${into.length}`,
+          ),
+        );
         return;
       }
-      chunks.push(chunk);
+      if (into === undefined) chunks.push(chunk);
+      else chunk.copy(into, total);
+      total += chunk.length;
     });
     response.on('end', () => {
-      resolve(Buffer.concat(chunks));
+      resolve(into === undefined ? Buffer.concat(chunks, total) : into.subarray(0, total));
     });
     response.on('error', reject);
     response.on('close', () => {

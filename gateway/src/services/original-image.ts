@@ -1,7 +1,12 @@
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
+import type fsp from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { ItemRecord } from '@clip-search/core';
+import {
+  ForbiddenSourceError,
+  openConfinedFile,
+  realRoots,
+  type ItemRecord,
+  type Logger,
+} from '@clip-search/core';
 import { NotFoundError } from '../http/http-errors';
 import { contentTypeOf } from './content-type';
 
@@ -18,11 +23,23 @@ export interface OriginalImage {
 /** The bytes a content type is recognised from. */
 const SNIFF_BYTES = 64;
 
+/** Where originals may be read from, and who hears of an attempt to read elsewhere. */
+export interface OriginalImageAccess {
+  /** The folders ingestion may read (CORPUS_DIR and INGEST_ROOTS): an original outside them is never served. */
+  readonly allowedRoots: readonly string[];
+  readonly logger: Logger;
+}
+
 /**
- * Opens the original behind a `file://` item. The file is opened without following a symbolic link
- * (the ingest never indexed one) and must still be a regular file.
+ * Opens the original behind a `file://` item. The file must still lie inside the allowed roots once every
+ * link on its path is resolved (a folder swapped for a symlink after indexing must not lead outside), and
+ * must still be a regular file. Outside the roots is answered like a missing file, so that a caller learns
+ * nothing about what lies there; the operator gets a warning.
  */
-export async function openOriginalImage(item: ItemRecord): Promise<OriginalImage> {
+export async function openOriginalImage(
+  item: ItemRecord,
+  access: OriginalImageAccess,
+): Promise<OriginalImage> {
   if (!item.uri.startsWith('file:'))
     throw new NotFoundError(
       `Item ${item.id} is not a local file (${item.uri}); this server serves file:// items`,
@@ -30,11 +47,16 @@ export async function openOriginalImage(item: ItemRecord): Promise<OriginalImage
   const gone = (why: string) => new NotFoundError(`The original of item ${item.id} is gone (${why})`);
   let handle: fsp.FileHandle;
   try {
-    handle = await fsp.open(
-      fileURLToPath(item.uri),
-      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK,
-    );
+    handle = await openConfinedFile(fileURLToPath(item.uri), await realRoots(access.allowedRoots));
   } catch (error) {
+    if (error instanceof ForbiddenSourceError) {
+      access.logger.warn('Refused to serve an original outside the allowed roots', {
+        itemId: item.id,
+        uri: item.uri,
+        reason: error.message,
+      });
+      throw gone('ENOENT');
+    }
     throw gone((error as NodeJS.ErrnoException).code ?? 'cannot open');
   }
   try {

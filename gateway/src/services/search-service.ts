@@ -8,7 +8,7 @@ import {
 } from '@clip-search/core';
 import type { BackendGate } from '../app/backend-gate';
 import { NotFoundError, ValidationFailedError } from '../http/http-errors';
-import type { ImageUrlFetcher } from '../image-url/image-url-fetcher';
+import type { ImageUrlDownloads, ImageUrlFetcher } from '../image-url/image-url-fetcher';
 import { combineWeighted, type WeightedVector } from './query-vector';
 
 interface TermBase {
@@ -53,10 +53,28 @@ function checkWindow(options: SearchOptions): void {
     ]);
 }
 
+/** Who asks, and whether they are still waiting: passed down to the embedder. */
+export interface SearchCaller {
+  /** Aborts the work (image downloads, decodes not yet started) when the client goes away. */
+  readonly signal?: AbortSignal;
+  /** The client's key (its address, an API key id): image decoding is shared fairly between clients. */
+  readonly client?: string;
+}
+
+function checkImageUrls(terms: readonly QueryTerm[], max: number): void {
+  const urls = terms.filter((term) => term.kind === 'imageUrl').length;
+  if (urls > max)
+    throw new ValidationFailedError([
+      { field: 'query', message: `holds ${urls} imageUrl terms; at most ${max} are allowed` },
+    ]);
+}
+
 export interface SearchServiceDeps {
   readonly backends: BackendGate;
   readonly metrics: Metrics;
   readonly imageUrlFetcher: ImageUrlFetcher;
+  /** IMAGE_URL_MAX_PER_REQUEST: each is a download of up to IMAGE_URL_MAX_BYTES. */
+  readonly maxImageUrls: number;
 }
 
 /**
@@ -69,12 +87,21 @@ export class SearchService {
   async search(
     terms: readonly QueryTerm[],
     options: SearchOptions,
-    signal?: AbortSignal,
+    caller: SearchCaller = {},
   ): Promise<SearchOutcome> {
     const started = performance.now();
     checkWindow(options);
+    checkImageUrls(terms, this.deps.maxImageUrls);
     const { embedder } = this.deps.backends.require();
-    const { vectors, truncated } = await this.embedTerms(terms, signal);
+    // Downloaded images count against the process's byte budget until they are embedded.
+    const downloads = this.deps.imageUrlFetcher.downloads();
+    let embedded: { vectors: WeightedVector[]; truncated: boolean };
+    try {
+      embedded = await this.embedTerms(terms, caller, downloads);
+    } finally {
+      downloads.close();
+    }
+    const { vectors, truncated } = embedded;
     const query = combineWeighted(vectors, embedder.info.dim);
     const hits = await this.storeSearch(query, options);
     return { hits, tookMs: elapsed(started), queryTruncated: truncated };
@@ -118,9 +145,11 @@ export class SearchService {
 
   private async embedTerms(
     terms: readonly QueryTerm[],
-    signal: AbortSignal | undefined,
+    caller: SearchCaller,
+    downloads: ImageUrlDownloads,
   ): Promise<{ vectors: WeightedVector[]; truncated: boolean }> {
     const { embedder, store } = this.deps.backends.require();
+    const { signal } = caller;
     // All texts in one model call, all images in another; every term then takes its slot.
     const texts = terms.filter((t) => t.kind === 'text');
     const textBatch =
@@ -133,9 +162,9 @@ export class SearchService {
             images.map((t) =>
               t.kind === 'image'
                 ? Promise.resolve(t.image)
-                : this.deps.imageUrlFetcher.fetch(t.url, signal).catch(inField(t.field)),
+                : downloads.fetch(t.url, signal).catch(inField(t.field)),
             ),
-          ).then((bytes) => embedder.embedImages(bytes));
+          ).then((bytes) => embedder.embedImages(bytes, caller));
     let truncated = false;
     const embedTerm = async (term: QueryTerm): Promise<WeightedVector> => {
       const { weight, field } = term;
@@ -158,7 +187,7 @@ export class SearchService {
           return { vector, weight, field };
         }
         case 'vector':
-          return { vector: Float32Array.from(term.vector), weight, field: `${field}.vector` };
+          return { vector: term.vector, weight, field: `${field}.vector` };
       }
     };
     // Settle everything before failing, so no fetch or model call is left running unobserved; the first

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -9,6 +9,7 @@ import {
   ModelMismatchError,
 } from '../../errors/clip-search-error';
 import { createSilentLogger, type Logger } from '../../logging/logger';
+import { checkSqliteFile, isCorruptionError } from '../../sqlite/sqlite-check';
 import type {
   ItemRecord,
   MetadataFilter,
@@ -19,6 +20,7 @@ import type {
   VectorStore,
 } from '../vector-store';
 import { AnnIndex, type AnnIndexOptions } from './ann-index';
+import { DamagedStoreError } from './damaged-store-error';
 import {
   checkSnapshot,
   parseManifest,
@@ -47,6 +49,11 @@ export interface EmbeddedVectorStoreOptions {
   readonly expansionSearch?: number;
   /** Save an index snapshot once this many items changed since the last one. Default 10,000. */
   readonly snapshotEvery?: number;
+  /**
+   * Time limit of the `PRAGMA quick_check` run on an existing store file at open (default 30 s; 0 skips
+   * it). A damaged file refuses to open; a check that runs out of time is logged and the store opens.
+   */
+  readonly checkTimeoutMs?: number;
   readonly logger?: Logger;
   /** Told how each search was answered (for metrics and tests). */
   readonly onSearch?: (plan: SearchPlan) => void;
@@ -79,7 +86,11 @@ const CANDIDATE_MARGIN = 3;
  * the graph has more than this many nodes per live item.
  */
 const COMPACT_ABOVE = 2;
-const FORMAT_VERSION = '1';
+/** The layout of the store's tables; a store of another format refuses to open. */
+export const STORE_FORMAT_VERSION = '1';
+/** The store's SQLite file in its directory. */
+export const STORE_FILE = 'store.db';
+const DEFAULT_CHECK_TIMEOUT_MS = 30_000;
 
 /**
  * Opens (or creates) the embedded store in `options.dir`. Refuses, with ModelMismatchError, a store written
@@ -100,7 +111,9 @@ export async function openEmbeddedVectorStore(
   if (endianness() !== 'LE') throw new Error('the embedded vector store needs a little-endian machine');
   mkdirSync(options.dir, { recursive: true });
   const logger = options.logger ?? createSilentLogger();
-  const table = openTable(options);
+  const file = join(options.dir, STORE_FILE);
+  await checkStoreFile(file, options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, logger);
+  const table = openTable(file, options);
   try {
     checkIdentity(table, options);
     const store = new EmbeddedVectorStore(table, options, logger);
@@ -108,19 +121,58 @@ export async function openEmbeddedVectorStore(
     return store;
   } catch (error) {
     table.close();
-    throw error;
+    // Damage quick_check cannot see (or that it had no time to find) surfaces as SQLite errors here.
+    throw isCorruptionError(error)
+      ? new DamagedStoreError(file, [(error as Error).message], { cause: error })
+      : error;
   }
 }
 
-function openTable(options: EmbeddedVectorStoreOptions): ItemTable {
+/**
+ * A damaged file must not be served from: SQLite reads a damaged page only when a query reaches it, so a
+ * server would start, look healthy and fail (or miss items) later. quick_check reads every page once, in
+ * a child process that is killed when it runs out of time (see checkSqliteFile).
+ */
+async function checkStoreFile(file: string, timeoutMs: number, logger: Logger): Promise<void> {
+  if (timeoutMs === 0 || !existsSync(file)) return;
+  const check = await checkSqliteFile(file, { timeoutMs });
+  switch (check.state) {
+    case 'ok':
+      logger.info('vector store file checked', { file, ms: check.ms });
+      return;
+    case 'damaged':
+      throw new DamagedStoreError(file, check.problems);
+    case 'busy':
+      return; // The open that follows reports the other process.
+    case 'timeout':
+      // A store too large to check within the limit still serves: availability over a certainty that the
+      // operator can get offline with `clip-search store check`.
+      logger.warn('vector store check ran out of time; opening the store unchecked', {
+        file,
+        ms: check.ms,
+        hint: 'run `clip-search store check` while the server is stopped, or raise STORE_CHECK_TIMEOUT_MS',
+      });
+      return;
+    case 'failed':
+      logger.warn('vector store check could not run; opening the store unchecked', {
+        file,
+        reason: check.reason,
+      });
+      return;
+  }
+}
+
+function openTable(file: string, options: EmbeddedVectorStoreOptions): ItemTable {
   try {
-    return ItemTable.open(join(options.dir, 'store.db'), options.modelId);
+    return ItemTable.open(file, options.modelId);
   } catch (error) {
     if ((error as { code?: string }).code === 'SQLITE_BUSY') {
       throw new BackendUnavailableError(`vector store ${options.dir} is open in another process`, 5, {
         cause: error,
       });
     }
+    if (isCorruptionError(error))
+      throw new DamagedStoreError(file, [(error as Error).message], { cause: error });
     throw error;
   }
 }
@@ -130,7 +182,7 @@ function checkIdentity(table: ItemTable, options: EmbeddedVectorStoreOptions): v
   const dim = table.getMeta('dim');
   const modelId = table.getMeta('model_id');
   if (dim === undefined || modelId === undefined) {
-    table.setMeta({ format: FORMAT_VERSION, dim: String(options.dim), model_id: options.modelId });
+    table.setMeta({ format: STORE_FORMAT_VERSION, dim: String(options.dim), model_id: options.modelId });
     return;
   }
   if (Number(dim) !== options.dim || modelId !== options.modelId) {
@@ -140,9 +192,9 @@ function checkIdentity(table: ItemTable, options: EmbeddedVectorStoreOptions): v
     );
   }
   const format = table.getMeta('format');
-  if (format !== FORMAT_VERSION) {
+  if (format !== STORE_FORMAT_VERSION) {
     throw new InvalidInputError(
-      `vector store ${options.dir} has format ${format ?? 'unknown'}, expected ${FORMAT_VERSION}`,
+      `vector store ${options.dir} has format ${format ?? 'unknown'}, expected ${STORE_FORMAT_VERSION}`,
     );
   }
 }

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../../errors/clip-search-error';
-import type { FilterScalar, Metadata, MetadataFilter } from '../vector-store';
+import { filterViolation, type FilterScalar, type Metadata, type MetadataFilter } from '../vector-store';
 
 /**
  * How filterable values are stored and matched. Every top-level scalar of an item's metadata becomes one row
@@ -82,13 +82,14 @@ export function compileFilter(filter: MetadataFilter | undefined): CompiledFilte
   // Filters come from HTTP requests: their shape is checked here, not trusted.
   const given: unknown = filter;
   if (given === undefined) return MATCH_ALL;
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    throw new InvalidInputError('filter must be an object of field conditions');
-  }
+  const violation = filterViolation(given);
+  if (violation !== undefined)
+    throw new InvalidInputError(
+      `filter${violation[0] === '' ? '' : ` on "${violation[0]}"`} ${violation[1]}`,
+    );
   const select: SqlCondition[] = [];
   const probe: SqlCondition[] = [];
   for (const [key, condition] of Object.entries(given as Record<string, unknown>)) {
-    if (key.length === 0) throw new InvalidInputError('filter keys must be non-empty field names');
     const parsed = parseCondition(key, condition);
     if (key === 'uri') {
       const onUri = uriCondition(parsed);

@@ -9,57 +9,15 @@
  * - the store alone in-process, unfiltered and filtered: p50/p99 and recall@10 against exact search.
  * The model defaults to the full-size synthetic ViT-B/32 (the real text encoder's cost).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { resolveModelContract } from '@clip-search/core';
+import { freePort, startGatewayProcess, stopGatewayProcess, waitReady } from './lib/gateway-process';
 import { caltechPrompts, REPO_ROOT, syntheticVitB32 } from './lib/shared-data';
 import { printTable } from './lib/table';
 import { BENCH_DIM, ensureBenchStore, measureStoreSearch, searchTable } from './search-store';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
-function startGateway(env: NodeJS.ProcessEnv, port: number): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    [path.join(REPO_ROOT, 'cli/bin/clip-search.js'), 'serve', '--port', String(port)],
-    {
-      // A load generator is one client: the per-client rate limit would measure itself.
-      env: { ...process.env, ...env, LOG_LEVEL: 'warn', RATE_LIMIT_SEARCH_PER_SECOND: '0' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  return child;
-}
-
-async function waitReady(base: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 300_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the gateway exited with code ${child.exitCode}`);
-    try {
-      const response = await fetch(`${base}/readyz`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('the gateway did not become ready within 5 minutes');
-}
 
 /** Sum and count of one Prometheus histogram series, read from /metrics text. */
 function histogram(text: string, name: string, labels: string): { sum: number; count: number } {
@@ -125,8 +83,14 @@ export default async function main(args: string[]): Promise<void> {
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const gateway = startGateway(
-    { DATA_DIR: dataDir, CLIP_MODEL_DIR: modelDir, CORPUS_DIR: emptyCorpus },
+  const gateway = startGatewayProcess(
+    {
+      DATA_DIR: dataDir,
+      CLIP_MODEL_DIR: modelDir,
+      CORPUS_DIR: emptyCorpus,
+      // A load generator is one client: the per-client rate limit would measure itself.
+      RATE_LIMIT_SEARCH_PER_SECOND: '0',
+    },
     port,
   );
   try {
@@ -167,7 +131,6 @@ export default async function main(args: string[]): Promise<void> {
       `\n${shares}\n\nThe store alone, in-process (recall@10 vs exact search):\n${searchTable(storeAlone.results)}\n`,
     );
   } finally {
-    gateway.kill('SIGTERM');
-    await new Promise((r) => gateway.once('exit', r));
+    await stopGatewayProcess(gateway);
   }
 }

@@ -151,6 +151,9 @@ describe('a client that goes away', () => {
 
     const small = await flatPng(64, 48);
     await request(server.url).post('/v1/search/image').attach('image', small, 'small.png').expect(200);
+    // The decodes that were running when the client left end at their time limit, maybe after the small
+    // image (which took the first free slot): count once they are all done.
+    await until(() => embedder.decodeQueue.decoding === 0);
     // Only the decodes already running when the client left were done, plus the next client's image.
     expect((await preprocessCount(server)) - before).toBe(running + 1);
     // The abort is an expected event (499 in the access log), not an unhandled error.

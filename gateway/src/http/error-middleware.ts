@@ -4,7 +4,6 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { clientClosed } from './client-abort';
 import {
   ClientClosedRequestError,
-  hasResponseHeaders,
   MalformedRequestError,
   MethodNotAllowedError,
   RouteNotFoundError,
@@ -74,11 +73,15 @@ export function typedError(error: unknown): ClipSearchError | undefined {
 
 /** Any request no route took: 405 with `Allow` when its path is a route's with another method, else 404. */
 export function routeNotFound(routes: RouteTable): RequestHandler {
-  return (req, _res, next) => {
+  return (req, res, next) => {
     const route = routes.match(req.path);
-    if (route === undefined || route.methods.includes(req.method))
+    if (route === undefined || route.methods.includes(req.method)) {
       next(new RouteNotFoundError(`No route for ${req.method} ${req.path}`));
-    else next(new MethodNotAllowedError(req.method, route.template, route.methods));
+      return;
+    }
+    const allowed = route.methods.join(', ');
+    res.setHeader('Allow', allowed);
+    next(new MethodNotAllowedError(`${req.method} is not allowed on ${route.template}; it takes ${allowed}`));
   };
 }
 
@@ -115,8 +118,6 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       problem = internalProblem(requestId);
     } else {
       problem = problemOf(typed, requestId);
-      if (hasResponseHeaders(typed))
-        for (const [name, value] of Object.entries(typed.responseHeaders)) res.setHeader(name, value);
       // A backend that is loading or down is an expected state (503 + Retry-After, surfaced by /readyz),
       // not a bug: a warning without a stack, so polling /readyz during a model download stays quiet.
       if (typed instanceof BackendUnavailableError) {

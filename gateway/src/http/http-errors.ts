@@ -14,26 +14,11 @@ export class NotFoundError extends ClipSearchError {
   readonly title = 'Not found';
 }
 
-/** An error whose response carries headers of its own (Allow, Retry-After, WWW-Authenticate…). */
-export interface WithResponseHeaders {
-  readonly responseHeaders: Readonly<Record<string, string>>;
-}
-
-export function hasResponseHeaders(error: unknown): error is WithResponseHeaders {
-  const headers = (error as Partial<WithResponseHeaders> | undefined)?.responseHeaders;
-  return typeof headers === 'object';
-}
-
 /** The path exists, but not with this method (RFC 9110: 405 with the methods it has in `Allow`). */
-export class MethodNotAllowedError extends ClipSearchError implements WithResponseHeaders {
+export class MethodNotAllowedError extends ClipSearchError {
   readonly type = 'method-not-allowed';
   readonly status = 405;
   readonly title = 'Method not allowed';
-  readonly responseHeaders: Readonly<Record<string, string>>;
-  constructor(method: string, path: string, allowed: readonly string[]) {
-    super(`${method} is not allowed on ${path}; it takes ${allowed.join(', ')}`);
-    this.responseHeaders = { Allow: allowed.join(', ') };
-  }
 }
 
 /** No route matches the method and path. */
@@ -127,10 +112,4 @@ export class RateLimitedError extends ClipSearchError {
   readonly type = 'rate-limited';
   readonly status = 429;
   readonly title = 'Too many requests';
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
-  }
 }

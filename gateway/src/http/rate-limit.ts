@@ -80,11 +80,6 @@ export function rateLimit(
     const retryAfter = Math.max(1, Math.ceil(nextTokenMs / 1000));
     res.setHeader('Retry-After', String(retryAfter));
     closeAfterResponse(req, res);
-    next(
-      new RateLimitedError(
-        `Too many ${name} requests from this client; try again in ${retryAfter} s`,
-        retryAfter,
-      ),
-    );
+    next(new RateLimitedError(`Too many ${name} requests from this client; try again in ${retryAfter} s`));
   };
 }

@@ -93,12 +93,24 @@ describe('request limits: every problem is bounded, every cheap check comes firs
     expect(reply.text).not.toContain('&amp;&amp;');
   });
 
-  it('refuses a million-element vector before schema validation walks it', async () => {
-    const vector = new Array<number>(1_000_000).fill(0.1);
-    const reply = await post(server.url, '/v1/search', JSON.stringify({ query: [{ vector }] }));
-    const body = expectBoundedProblem(reply, 422, 'validation-failed');
-    expect(body.errors?.[0]?.field).toBe('query[0].vector');
-    expect(body.errors?.[0]?.message).toMatch(/1000000 items; at most 4096/);
+  it('refuses a million-element vector before parsing it, and a long vector before validating it', async () => {
+    const million = new Array<number>(1_000_000).fill(0.1);
+    const reply = await post(server.url, '/v1/search', JSON.stringify({ query: [{ vector: million }] }));
+    expect(expectBoundedProblem(reply, 422, 'validation-failed').errors).toEqual([
+      { field: '(body)', message: expect.stringMatching(/^holds more than \d+ JSON values$/) as string },
+    ]);
+    // Strings do not count: their commas and brackets are not values.
+    const quoted = await post(server.url, '/v1/search', JSON.stringify({ query: '[0,'.repeat(3000) }));
+    expect(quoted.status).toBe(200);
+    const long = new Array<number>(5000).fill(0.1);
+    const body = expectBoundedProblem(
+      await post(server.url, '/v1/search', JSON.stringify({ query: [{ vector: long }] })),
+      422,
+      'validation-failed',
+    );
+    expect(body.errors).toEqual([
+      { field: 'query[0].vector', message: 'has 5000 items; at most 4096 are allowed' },
+    ]);
   });
 
   it('answers JSON nested 5,000 deep with a 422, in query, filter and ingest metadata', async () => {
@@ -109,7 +121,7 @@ describe('request limits: every problem is bounded, every cheap check comes firs
       ['/v1/ingest', `{"source":"file:///tmp","metadata":${deep}}`],
     ] as const) {
       const problem = expectBoundedProblem(await post(server.url, path, body), 422, 'validation-failed');
-      expect(problem.errors?.[0]?.message).toMatch(/nests deeper than/);
+      expect(problem.errors?.[0]?.message).toMatch(/nests deeper than|more than \d+ JSON values/);
     }
   });
 
@@ -175,6 +187,24 @@ describe('request limits: every problem is bounded, every cheap check comes firs
     expect(JSON.parse(broken.text)).toMatchObject({
       errors: [{ field: 'query[0].imageBase64', message: 'is not valid base64' }],
     });
+  });
+
+  it('checks raw vectors lifted out of validation where they are taken back', async () => {
+    const vector = Array.from({ length: 512 }, (_, i) => Math.sin(i));
+    const ok = await post(
+      server.url,
+      '/v1/search',
+      JSON.stringify({ query: [{ vector }, { vector, weight: 2 }] }),
+    );
+    expect(ok.status).toBe(200);
+    const bad = await post(
+      server.url,
+      '/v1/search',
+      JSON.stringify({ query: [{ text: 'x' }, { vector: [...vector.slice(1), 'one'] }] }),
+    );
+    expect(expectBoundedProblem(bad, 422, 'validation-failed').errors).toEqual([
+      { field: 'query[1].vector', message: 'must be an array of numbers' },
+    ]);
   });
 
   it('limits ingest metadata (copied into every item): keys, value lengths, total size', async () => {

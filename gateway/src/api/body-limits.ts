@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { JsonBodyRule } from '../http/body-parsers';
+import type { DetachRule } from '../http/detached-payloads';
 import type { JsonShapeLimits } from '../http/json-shape';
 
 /**
@@ -27,6 +28,12 @@ const SEARCH_SHAPE: JsonShapeLimits = {
   longStringKeys: new Set(['imageBase64']),
 };
 
+/** Search payloads validated where they are taken back (mapping.ts), not by the schema's unions. */
+const SEARCH_DETACH: readonly DetachRule[] = [
+  { key: 'imageBase64', minLength: 64 * 1024, placeholder: () => '' },
+  { key: 'vector', minLength: 64, placeholder: () => [0] },
+];
+
 /** Every other JSON body (ingest): metadata may nest a little (see metadata-limits in core). */
 const DEFAULT_SHAPE: JsonShapeLimits = {
   maxDepth: 8,
@@ -39,6 +46,7 @@ const DEFAULT_SHAPE: JsonShapeLimits = {
 /** Search bodies may carry base64 images up to MAX_BODY_BYTES; every other body is small. */
 export function jsonBodyRules(maxBodyBytes: number): (req: Request) => JsonBodyRule {
   const search: JsonBodyRule = {
+    detach: SEARCH_DETACH,
     maxBytes: maxBodyBytes,
     maxBytesSetting: 'MAX_BODY_BYTES',
     shape: SEARCH_SHAPE,

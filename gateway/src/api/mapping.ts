@@ -5,7 +5,7 @@ import {
   type MetadataFilter,
   type SearchHit,
 } from '@clip-search/core';
-import type { DetachedStrings } from '../http/detached-strings';
+import type { DetachedPayloads } from '../http/detached-payloads';
 import { ValidationFailedError } from '../http/http-errors';
 import { childPath } from '../http/json-shape';
 import type { QueryTerm } from '../services/search-service';
@@ -34,42 +34,76 @@ const yieldToEventLoop = () =>
     setImmediate(resolve);
   });
 
+/** Which base64 alphabet every character of `digits` belongs to (`both`: digits common to the two). */
+function base64Alphabet(digits: string): 'standard' | 'url-safe' | 'both' | undefined {
+  if (/^[A-Za-z0-9]*$/.test(digits)) return 'both';
+  if (/^[A-Za-z0-9+/]*$/.test(digits)) return 'standard';
+  if (/^[A-Za-z0-9_-]*$/.test(digits)) return 'url-safe';
+  return undefined;
+}
+
+/** Where the base64 digits of `text` end: before trailing whitespace and at most two `=`. */
+function digitsEnd(text: string, start: number): number {
+  let end = text.length;
+  const isSpace = (at: number) => /\s/.test(text.charAt(at));
+  while (end > start && isSpace(end - 1)) end--;
+  for (let pads = 0; pads < 2 && end > start && text.charAt(end - 1) === '='; pads++) {
+    end--;
+    while (end > start && isSpace(end - 1)) end--;
+  }
+  return end;
+}
+
 /**
  * Strict base64 (standard or URL-safe alphabet, not mixed; padding optional and only at the end;
- * whitespace ignored; a `data:` URL prefix accepted).
+ * whitespace ignored; a `data:` URL prefix accepted), checked and decoded one slice at a time.
  */
 export async function decodeBase64(text: string, field: string): Promise<Uint8Array> {
   const invalid = () => new ValidationFailedError([{ field, message: 'is not valid base64' }]);
   const start = /^data:[^,]{0,256};base64,/i.exec(text)?.[0].length ?? 0;
-  const slices: string[] = [];
+  const end = digitsEnd(text, start);
+  const decoded: Buffer[] = [];
+  let carry = ''; // digits past the last whole group of four, decoded with the next slice
   let standard = false;
   let urlSafe = false;
-  for (let at = start; at < text.length; at += BASE64_SLICE_CHARS) {
+  for (let at = start; at < end; at += BASE64_SLICE_CHARS) {
     if (at > start) await yieldToEventLoop();
-    const slice = text.slice(at, at + BASE64_SLICE_CHARS).replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/=_-]*$/.test(slice)) throw invalid();
-    standard ||= /[+/]/.test(slice);
-    urlSafe ||= /[-_]/.test(slice);
-    slices.push(slice);
+    let slice = carry + text.slice(at, Math.min(end, at + BASE64_SLICE_CHARS));
+    // One pass in the usual case: a slice of one alphabet with no whitespace.
+    let alphabet = base64Alphabet(slice);
+    if (alphabet === undefined) {
+      slice = slice.replace(/\s+/g, '');
+      alphabet = base64Alphabet(slice);
+      if (alphabet === undefined) throw invalid();
+    }
+    standard ||= alphabet === 'standard';
+    urlSafe ||= alphabet === 'url-safe';
+    const whole = slice.length - (slice.length % 4);
+    decoded.push(Buffer.from(slice.slice(0, whole), 'base64'));
+    carry = slice.slice(whole);
   }
-  let payload = slices.join('');
-  let padding = 0;
-  while (padding < 2 && payload.endsWith('=')) {
-    payload = payload.slice(0, -1);
-    padding++;
-  }
-  if (payload.length === 0) throw new ValidationFailedError([{ field, message: 'is empty' }]);
-  if ((standard && urlSafe) || payload.includes('=') || payload.length % 4 === 1) throw invalid();
-  return Buffer.from(payload, urlSafe ? 'base64url' : 'base64');
+  if (standard && urlSafe) throw invalid();
+  if (carry.length === 1) throw invalid(); // one digit carries 6 bits: no byte ends there
+  if (carry.length > 0) decoded.push(Buffer.from(carry, 'base64'));
+  const bytes = Buffer.concat(decoded);
+  if (bytes.length === 0) throw new ValidationFailedError([{ field, message: 'is empty' }]);
+  return bytes;
+}
+
+/** A raw vector taken back after validation: the schema's `number[]`, checked here. */
+function detachedVector(value: unknown, field: string): number[] {
+  if (!Array.isArray(value) || !value.every((x) => typeof x === 'number'))
+    throw new ValidationFailedError([{ field, message: 'must be an array of numbers' }]);
+  return value;
 }
 
 /**
- * The request's `query` as service terms. The union was validated by tsoa: each term has one key. Images
- * that were lifted out of the body before validation are taken back from `detached`.
+ * The request's `query` as service terms. The union was validated by tsoa: each term has one key. Large
+ * payloads lifted out of the body before validation are taken back from `detached`, by their path.
  */
 export async function toQueryTerms(
   query: QueryText | QueryTerms,
-  detached?: DetachedStrings,
+  detached?: DetachedPayloads,
 ): Promise<QueryTerm[]> {
   if (typeof query === 'string') return [{ kind: 'text', text: query, weight: 1, field: 'query' }];
   const terms: QueryTerm[] = [];
@@ -78,11 +112,16 @@ export async function toQueryTerms(
     const weight = term.weight ?? 1;
     if ('text' in term) terms.push({ kind: 'text', text: term.text, weight, field });
     else if ('imageBase64' in term) {
-      const text = detached?.resolve(term.imageBase64) ?? term.imageBase64;
+      const lifted = detached?.take(`${field}.imageBase64`);
+      const text = typeof lifted === 'string' ? lifted : term.imageBase64;
       terms.push({ kind: 'image', image: await decodeBase64(text, `${field}.imageBase64`), weight, field });
     } else if ('imageUrl' in term) terms.push({ kind: 'imageUrl', url: term.imageUrl, weight, field });
     else if ('itemId' in term) terms.push({ kind: 'item', itemId: term.itemId, weight, field });
-    else terms.push({ kind: 'vector', vector: term.vector, weight, field });
+    else {
+      const lifted = detached?.take(`${field}.vector`);
+      const vector = lifted === undefined ? term.vector : detachedVector(lifted, `${field}.vector`);
+      terms.push({ kind: 'vector', vector, weight, field });
+    }
   }
   return terms;
 }

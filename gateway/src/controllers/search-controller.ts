@@ -83,7 +83,7 @@ export class SearchController extends Controller {
     @Request() req: ExpressRequest,
   ): Promise<SearchResponse> {
     const outcome = await this.search.search(
-      await toQueryTerms(body.query, req.res?.locals.detachedStrings),
+      await toQueryTerms(body.query, req.res?.locals.detachedPayloads),
       {
         k: body.k ?? 10,
         offset: body.offset ?? 0,

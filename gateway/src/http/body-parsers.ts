@@ -1,7 +1,7 @@
 import express from 'express';
 import type { Request, RequestHandler } from 'express';
 import multer from 'multer';
-import { DetachedStrings } from './detached-strings';
+import { DetachedPayloads, type DetachRule } from './detached-payloads';
 import {
   MalformedBodyError,
   PayloadTooLargeError,
@@ -9,6 +9,7 @@ import {
   ValidationFailedError,
 } from './http-errors';
 import { checkJsonShape, type JsonShapeLimits } from './json-shape';
+import { exceedsJsonValues } from './json-value-count';
 
 /** The request-body errors of body-parser (express.json), told apart by their `type`. */
 interface BodyParserError {
@@ -23,6 +24,8 @@ export interface JsonBodyRule {
   /** The setting behind `maxBytes`, named in the 413 so the operator knows what to raise. */
   readonly maxBytesSetting?: string;
   readonly shape: JsonShapeLimits;
+  /** Payloads lifted out before schema validation (see detached-payloads.ts). */
+  readonly detach?: readonly DetachRule[];
 }
 
 /** RFC 8259: JSON exchanged between systems is UTF-8. Anything else is refused before it is decoded. */
@@ -33,16 +36,26 @@ function charsetOf(req: Request): string | undefined {
 
 /**
  * Parses JSON bodies under `rule(req)` (its size limit applies while reading, before anything is parsed),
- * then checks the body's shape cheaply and lifts long payloads out of it (see detached-strings.ts), so
+ * then checks the body's shape cheaply and lifts long payloads out of it (see detached-payloads.ts), so
  * that schema validation only ever sees a small, shallow document. Every failure is a typed error.
  */
 export function jsonBody(rule: (req: Request) => JsonBodyRule): RequestHandler {
-  const parsers = new Map<number, RequestHandler>();
-  const parserFor = (maxBytes: number): RequestHandler => {
-    let parser = parsers.get(maxBytes);
+  const parsers = new Map<JsonBodyRule, RequestHandler>();
+  const parserFor = (routeRule: JsonBodyRule): RequestHandler => {
+    let parser = parsers.get(routeRule);
     if (parser === undefined) {
-      parser = express.json({ limit: maxBytes, type: ['application/json', 'application/*+json'] });
-      parsers.set(maxBytes, parser);
+      parser = express.json({
+        limit: routeRule.maxBytes,
+        type: ['application/json', 'application/*+json'],
+        // Runs on the raw (inflated) bytes before JSON.parse: too many values is refused unparsed.
+        verify: (_req, _res, raw) => {
+          if (exceedsJsonValues(raw, routeRule.shape.maxValues))
+            throw new ValidationFailedError([
+              { field: '(body)', message: `holds more than ${routeRule.shape.maxValues} JSON values` },
+            ]);
+        },
+      });
+      parsers.set(routeRule, parser);
     }
     return parser;
   };
@@ -62,7 +75,11 @@ export function jsonBody(rule: (req: Request) => JsonBodyRule): RequestHandler {
     }
     const routeRule = rule(req);
     const { shape } = routeRule;
-    parserFor(routeRule.maxBytes)(req, res, (error?: unknown) => {
+    parserFor(routeRule)(req, res, (error?: unknown) => {
+      if (error instanceof ValidationFailedError) {
+        next(error);
+        return;
+      }
       if (error !== undefined && error !== null) {
         next(bodyParserError(error as BodyParserError, routeRule));
         return;
@@ -72,9 +89,9 @@ export function jsonBody(rule: (req: Request) => JsonBodyRule): RequestHandler {
         next(new ValidationFailedError(problems));
         return;
       }
-      const detached = new DetachedStrings();
-      if (shape.longStringKeys !== undefined && detached.detach(req.body, shape.longStringKeys) > 0)
-        res.locals.detachedStrings = detached;
+      const detached = new DetachedPayloads();
+      if (routeRule.detach !== undefined && detached.detach(req.body, routeRule.detach) > 0)
+        res.locals.detachedPayloads = detached;
       next();
     });
   };

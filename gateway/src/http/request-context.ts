@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiScope, Logger, Metrics } from '@clip-search/core';
 import type { Request, RequestHandler, Response } from 'express';
-import type { DetachedStrings } from './detached-strings';
+import type { DetachedPayloads } from './detached-payloads';
 import type { RouteTable } from './route-table';
 
 declare global {
@@ -21,8 +21,8 @@ declare global {
       client: string;
       /** The scopes of the caller's key (every scope when keys are off; none without a key). */
       scopes: readonly ApiScope[];
-      /** Long payloads lifted out of the JSON body before validation (see detached-strings.ts). */
-      detachedStrings?: DetachedStrings;
+      /** Large payloads lifted out of the JSON body before validation (see detached-payloads.ts). */
+      detachedPayloads?: DetachedPayloads;
     }
   }
 }

@@ -25,3 +25,12 @@ if [ "${CI:-}" = "true" ]; then
 else
   pnpm install
 fi
+
+# The pre-commit hook (package.json "simple-git-hooks": Prettier and ESLint on the staged files, then the
+# typecheck). Only where this folder is the top of a git work tree, and not in CI: CI runs in a fresh clone
+# where nobody commits, a tarball or container build has no .git, and a copy vendored inside another
+# repository must not change that repository's hooks. Skip it once with `git commit --no-verify`.
+if [ "${CI:-}" != "true" ] && command -v git >/dev/null 2>&1 &&
+  [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
+  pnpm exec simple-git-hooks
+fi

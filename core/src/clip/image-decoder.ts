@@ -25,9 +25,9 @@ import { open } from 'node:fs/promises';
 
 import sharp from 'sharp';
 
-import type { ImageInput } from '../embedder/embedder';
 import { InvalidImageError, UnsupportedImageError } from '../errors/clip-search-error';
 import { DecodeDeadline, DEFAULT_IMAGE_DECODE_TIMEOUT_MS } from './decode-deadline';
+import type { ImageInput } from './image-input';
 import { type JpegFrame, type RasterFormat, readJpegFrame, sniffImageFormat } from './image-format';
 import { checkImageSize, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './image-limits';
 import type { PixelBuffer } from './pil-resample';

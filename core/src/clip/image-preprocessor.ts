@@ -5,10 +5,10 @@
  * Decoding is image-decoder.ts, the resize is Pillow's own arithmetic in pil-resample.ts; on the golden
  * photos the output is bit-identical to the reference tensors.
  */
-import type { ImageInput } from '../embedder/embedder';
 import { InvalidInputError } from '../errors/clip-search-error';
 import { DecodeDeadline, DEFAULT_IMAGE_DECODE_TIMEOUT_MS } from './decode-deadline';
 import { decodeImage, type ReduceOptions } from './image-decoder';
+import type { ImageInput } from './image-input';
 import { DEFAULT_IMAGE_LIMITS } from './image-limits';
 import { resizeBicubicCropped, type CropWindow } from './pil-resample';
 

@@ -3,13 +3,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors/clip-search-error';
-import type { EmbedderConfig } from '../embedder/embedder-config';
+import type { EmbedderConfig, TritonSettings } from '../embedder/embedder-config';
 import { DEFAULT_IMAGE_DECODE_TIMEOUT_MS } from '../clip/decode-deadline';
 import {
   DEFAULT_MAX_IMAGE_ASPECT_RATIO,
   DEFAULT_MAX_IMAGE_PIXELS,
   DEFAULT_MAX_IMAGE_SIDE,
 } from '../clip/image-limits';
+import { TRITON_SETTING_DEFAULTS } from '../embedder/triton/triton-config';
 import { parseApiKeyEntries, type ApiKeyEntry } from './api-keys';
 import { bool, envVar, int, list, nonEmpty, oneOf, perSecond, trustProxy, url, type EnvVar } from './env-var';
 import { z } from 'zod';
@@ -108,27 +109,32 @@ export const ENV = {
   ),
   TRITON_VISION_MODEL: envVar(
     'TRITON_VISION_MODEL',
-    'clip_vision',
+    TRITON_SETTING_DEFAULTS.visionModel,
     'Triton model name of the vision tower.',
     nonEmpty(),
   ),
   TRITON_TEXT_MODEL: envVar(
     'TRITON_TEXT_MODEL',
-    'clip_text',
+    TRITON_SETTING_DEFAULTS.textModel,
     'Triton model name of the text tower.',
     nonEmpty(),
   ),
   TRITON_MODEL_VERSION: envVar(
     'TRITON_MODEL_VERSION',
-    '',
+    TRITON_SETTING_DEFAULTS.modelVersion,
     "Triton model version; empty = the server's policy (latest).",
-    z.string().trim(),
+    z.string().trim().regex(/^\d*$/, 'must be a version number or empty'),
   ),
-  TRITON_TIMEOUT_MS: envVar('TRITON_TIMEOUT_MS', '30000', 'Deadline of one Triton call.', int(1)),
+  TRITON_TIMEOUT_MS: envVar(
+    'TRITON_TIMEOUT_MS',
+    String(TRITON_SETTING_DEFAULTS.inferDeadlineMs),
+    'Deadline of one Triton call.',
+    int(1),
+  ),
 
   TRITON_CONNECT_TIMEOUT_MS: envVar(
     'TRITON_CONNECT_TIMEOUT_MS',
-    '30000',
+    String(TRITON_SETTING_DEFAULTS.connectTimeoutMs),
     'How long start-up waits for Triton and both models to be ready before it gives up.',
     int(1),
   ),
@@ -311,14 +317,7 @@ export interface AppConfig {
   readonly log: { readonly level: EnvValues['LOG_LEVEL']; readonly format: EnvValues['LOG_FORMAT'] };
   readonly embedderKind: EnvValues['EMBEDDER'];
   readonly embedder: EmbedderConfig & { readonly hubEndpoint: string };
-  readonly triton: {
-    readonly url: string | undefined;
-    readonly visionModel: string;
-    readonly textModel: string;
-    readonly modelVersion: string;
-    readonly timeoutMs: number;
-    readonly connectTimeoutMs: number;
-  };
+  readonly triton: TritonSettings;
   readonly server: {
     readonly host: string;
     readonly port: number;

@@ -1,17 +1,11 @@
 import os from 'node:os';
 import type { ClipTokenizer, TokenizedText } from '../clip/clip-tokenizer';
+import type { ImageInput } from '../clip/image-input';
 import type { ImagePreprocessor, PreprocessedImage } from '../clip/image-preprocessor';
 import { BackendUnavailableError, InvalidImageError, InvalidInputError } from '../errors/clip-search-error';
 import type { Metrics } from '../metrics/metrics';
 import type { ModelManifest } from '../model/model-manifest';
-import type {
-  EmbedImagesOptions,
-  Embedder,
-  ImageEmbedding,
-  ImageInput,
-  ModelInfo,
-  TextEmbedding,
-} from './embedder';
+import type { EmbedImagesOptions, Embedder, ImageEmbedding, ModelInfo, TextEmbedding } from './embedder';
 import { FairSemaphore } from './fair-semaphore';
 import type { InferenceBackend } from './inference-backend';
 import { l2NormalizedRow } from './l2-normalize';

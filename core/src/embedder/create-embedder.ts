@@ -1,12 +1,22 @@
-import type { AppConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import { resolveModelContract } from '../model/model-contract';
 import { assembleClipEmbedder, loadModelTokenizer } from './assemble-clip-embedder';
 import type { ClipEmbedder } from './clip-embedder';
 import { createOnnxEmbedder, type CreateOnnxEmbedderOptions } from './create-onnx-embedder';
+import type { EmbedderConfig, EmbedderKind, TritonSettings } from './embedder-config';
 import { tritonConfig } from './triton/triton-config';
 import { TritonInferenceBackend } from './triton/triton-inference-backend';
+
+/**
+ * The sections of the configuration an Embedder is built from. `AppConfig` (config/) has all three, so
+ * callers pass it whole; the embedder takes only these so that it never depends on the config layer.
+ */
+export interface EmbedderSelection {
+  readonly embedderKind: EmbedderKind;
+  readonly embedder: EmbedderConfig & { readonly hubEndpoint?: string };
+  readonly triton: TritonSettings;
+}
 
 export interface CreateEmbedderOptions extends CreateOnnxEmbedderOptions {
   readonly logger?: Logger;
@@ -19,7 +29,7 @@ export interface CreateEmbedderOptions extends CreateOnnxEmbedderOptions {
  * InferenceBackend, so services above never know which one runs.
  */
 export async function createEmbedder(
-  config: AppConfig,
+  config: EmbedderSelection,
   options: CreateEmbedderOptions = {},
 ): Promise<ClipEmbedder> {
   switch (config.embedderKind) {
@@ -31,7 +41,7 @@ export async function createEmbedder(
 }
 
 async function createTritonEmbedder(
-  config: AppConfig,
+  config: EmbedderSelection,
   options: CreateEmbedderOptions,
 ): Promise<ClipEmbedder> {
   const { manifest, bpePath } = await resolveModelContract(config.embedder);

@@ -1,10 +1,7 @@
+import type { ModelLocation } from '../model/model-location';
+
 /** Settings of an embedder, validated from the environment by `loadConfig` (see config/). */
-export interface EmbedderConfig {
-  /** A local model folder (`CLIP_MODEL_DIR`); when unset, `modelName` is fetched into `modelCacheDir`. */
-  readonly modelDir: string | undefined;
-  /** A model from the built-in catalog, downloaded on first use (`CLIP_MODEL`). */
-  readonly modelName: string;
-  readonly modelCacheDir: string;
+export interface EmbedderConfig extends ModelLocation {
   /** ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (`ONNX_THREADS`). */
   readonly threads: number;
   /** Micro-batching: the most images or texts run together (`EMBED_MAX_BATCH`). */
@@ -19,4 +16,18 @@ export interface EmbedderConfig {
   readonly maxImageAspectRatio?: number;
   /** Time limit of one image's decode and resize (`IMAGE_DECODE_TIMEOUT_MS`; default 10 s). */
   readonly imageDecodeTimeoutMs?: number;
+}
+
+/** Where the CLIP towers run (`EMBEDDER`): ONNX Runtime in-process, or Triton over gRPC. */
+export type EmbedderKind = 'onnx' | 'triton';
+
+/** The Triton section of the configuration (`TRITON_*`), read when `EMBEDDER=triton`. */
+export interface TritonSettings {
+  /** `host:port`; `loadConfig` requires it when `EMBEDDER=triton`. */
+  readonly url: string | undefined;
+  readonly visionModel: string;
+  readonly textModel: string;
+  readonly modelVersion: string;
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
 }

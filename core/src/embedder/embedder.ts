@@ -1,3 +1,4 @@
+import type { ImageInput } from '../clip/image-input';
 import type { InvalidImageError } from '../errors/clip-search-error';
 
 /** What an embedder can tell about the model behind it. */
@@ -8,9 +9,6 @@ export interface ModelInfo {
   readonly imageSize: number;
   readonly contextLength: number;
 }
-
-/** An image to embed: encoded bytes (any format sharp reads) or a file path. */
-export type ImageInput = Uint8Array | { readonly path: string };
 
 export type ImageEmbedding =
   | {

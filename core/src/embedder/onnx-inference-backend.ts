@@ -1,5 +1,4 @@
 import * as ort from 'onnxruntime-node';
-import { buildAttentionMask } from '../clip/attention-mask';
 import {
   BackendUnavailableError,
   InvalidInputError,
@@ -7,6 +6,7 @@ import {
   ModelMismatchError,
 } from '../errors/clip-search-error';
 import type { ModelManifest, ResolvedModel } from '../model/model-manifest';
+import { buildAttentionMask } from './attention-mask';
 import type { InferenceBackend, PixelBatch, TokenBatch } from './inference-backend';
 
 export interface OnnxBackendOptions {

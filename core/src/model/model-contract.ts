@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ClipTokenizer } from '../clip/clip-tokenizer';
-import type { EmbedderConfig } from '../embedder/embedder-config';
+import type { ModelLocation } from './model-location';
 import type { ModelManifest } from './model-manifest';
 import { readModelManifest } from './model-manifest-file';
 import { requireCatalogModel } from './model-resolver';
@@ -17,7 +17,7 @@ export interface ModelContract {
  * a local folder's model.json (`CLIP_MODEL_DIR`), or the catalog entry of `CLIP_MODEL`.
  */
 export async function resolveModelContract(
-  config: Pick<EmbedderConfig, 'modelDir' | 'modelName'>,
+  config: Pick<ModelLocation, 'modelDir' | 'modelName'>,
 ): Promise<ModelContract> {
   if (config.modelDir !== undefined) {
     const { manifest, bpeFile } = await readModelManifest(config.modelDir);

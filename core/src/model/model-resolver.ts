@@ -1,7 +1,6 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClipTokenizer } from '../clip/clip-tokenizer';
-import type { EmbedderConfig } from '../embedder/embedder-config';
 import { ModelLoadError } from '../errors/clip-search-error';
 import { createDownloadProgress, type DownloadProgress, type ProgressMode } from './download-progress';
 import {
@@ -12,6 +11,7 @@ import {
 } from './hugging-face-hub';
 import { findCatalogModel, MODEL_CATALOG, type CatalogFile, type CatalogModel } from './model-catalog';
 import { DownloadError, downloadFile, sha256File } from './model-download';
+import type { ModelLocation } from './model-location';
 import type { ModelManifest, ResolvedModel } from './model-manifest';
 import { MODEL_MANIFEST_FILE, readModelManifest, toModelManifestFile } from './model-manifest-file';
 
@@ -112,7 +112,7 @@ export function requireCatalogModel(
 }
 
 export async function resolveModel(
-  config: Pick<EmbedderConfig, 'modelDir' | 'modelName' | 'modelCacheDir'>,
+  config: Pick<ModelLocation, 'modelDir' | 'modelName' | 'modelCacheDir'>,
   options: ResolveModelOptions = {},
 ): Promise<ResolvedModel> {
   if (config.modelDir !== undefined) return resolveModelDir(config.modelDir);

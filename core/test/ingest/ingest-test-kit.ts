@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { createOnnxEmbedder } from '../../src/embedder/create-onnx-embedder';
-import type { Embedder, ImageEmbedding, ImageInput, TextEmbedding } from '../../src/embedder/embedder';
+import type { ImageInput } from '../../src/clip/image-input';
+import type { Embedder, ImageEmbedding, TextEmbedding } from '../../src/embedder/embedder';
 import { openEmbeddedVectorStore } from '../../src/vector-store/embedded/embedded-vector-store';
 import type { VectorStore } from '../../src/vector-store/vector-store';
 

@@ -1,11 +1,14 @@
 /**
- * Settings of the Triton adapter. The lead's config layer fills this from the environment (`EMBEDDER=triton`,
- * `TRITON_URL`, `TRITON_VISION_MODEL`, `TRITON_TEXT_MODEL`, `TRITON_MODEL_VERSION`, the deadlines); tests
- * and benchmarks build it with `tritonConfig({ url })`.
+ * Settings of the Triton adapter, as typed values. What a user can set (the address, the model names and
+ * version, the two deadlines) is validated and mapped by the config layer, whose table publishes the
+ * defaults below as its own (it imports them: the config layer sits above the adapters, never below), so
+ * each has one default. The rest is tuning no setting reaches. Tests and benchmarks build a config with
+ * `tritonConfig({ url })`.
  */
 import { ConfigError } from '../../errors/clip-search-error';
 
-export interface TritonConfig {
+/** The adapter's whole configuration. Its own fields are what the config table sets. */
+export interface TritonConfig extends TritonTuning {
   /** Triton's gRPC endpoint, `host:port` (default port 8001); a `grpc://` prefix is accepted. */
   readonly url: string;
   /** Model names in Triton's repository (triton-model-repo/: `clip_vision`, `clip_text`). */
@@ -15,13 +18,17 @@ export interface TritonConfig {
   readonly modelVersion: string;
   /** Deadline of one ModelInfer attempt. */
   readonly inferDeadlineMs: number;
-  /** Deadline of a health, metadata or config call. */
-  readonly probeDeadlineMs: number;
   /**
    * How long `connect` waits for the server and both models to become ready (Triton loads models for a
    * while after start; compose starts both at once). 0: one try.
    */
   readonly connectTimeoutMs: number;
+}
+
+/** Tuning that no setting reaches: TRITON_TUNING_DEFAULTS are its only defaults. */
+export interface TritonTuning {
+  /** Deadline of a health, metadata or config call. */
+  readonly probeDeadlineMs: number;
   /** ModelInfer requests in flight at once, across both models (a batch above max_batch_size is split). */
   readonly maxInFlight: number;
   /** Retries of one request after UNAVAILABLE or DEADLINE_EXCEEDED (nothing else is retried). */
@@ -46,13 +53,17 @@ export interface TritonConfig {
   readonly reconnectBackoffMaxMs: number;
 }
 
-export const TRITON_DEFAULTS: Omit<TritonConfig, 'url'> = {
+/** The defaults of the config table's Triton settings (all but the URL, which has none). */
+export const TRITON_SETTING_DEFAULTS: Omit<TritonConfig, 'url' | keyof TritonTuning> = {
   visionModel: 'clip_vision',
   textModel: 'clip_text',
   modelVersion: '',
-  inferDeadlineMs: 10_000,
-  probeDeadlineMs: 2_000,
+  inferDeadlineMs: 30_000,
   connectTimeoutMs: 30_000,
+};
+
+export const TRITON_TUNING_DEFAULTS: TritonTuning = {
+  probeDeadlineMs: 2_000,
   maxInFlight: 4,
   maxRetries: 2,
   retryBaseDelayMs: 50,
@@ -63,15 +74,21 @@ export const TRITON_DEFAULTS: Omit<TritonConfig, 'url'> = {
   reconnectBackoffMaxMs: 2_000,
 };
 
-/** Refuses settings the adapter cannot work with, listing every bad one. */
+/**
+ * Refuses values the adapter cannot work with, listing every bad one. Values from the environment were
+ * checked by the config table already (naming the variable); this guards configs built in code, so its
+ * messages name the field, not a variable.
+ */
 export function checkTritonConfig(config: TritonConfig): void {
   const problems: string[] = [];
   if (tritonTarget(config.url).length === 0)
-    problems.push("TRITON_URL: expected host:port of Triton's gRPC endpoint");
-  if (config.visionModel.length === 0) problems.push('TRITON_VISION_MODEL: must not be empty');
-  if (config.textModel.length === 0) problems.push('TRITON_TEXT_MODEL: must not be empty');
+    problems.push(`url: expected host:port of Triton's gRPC endpoint, got ${JSON.stringify(config.url)}`);
+  if (config.visionModel.length === 0) problems.push('visionModel: must not be empty');
+  if (config.textModel.length === 0) problems.push('textModel: must not be empty');
   if (!/^(\d+)?$/.test(config.modelVersion))
-    problems.push('TRITON_MODEL_VERSION: expected a version number or nothing');
+    problems.push(
+      `modelVersion: expected a version number or nothing, got ${JSON.stringify(config.modelVersion)}`,
+    );
   const positive: (keyof TritonConfig)[] = [
     'inferDeadlineMs',
     'probeDeadlineMs',
@@ -100,9 +117,9 @@ export function checkTritonConfig(config: TritonConfig): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-/** A complete config from the URL and any overrides. */
+/** A complete config from the URL and any overrides; everything else takes its one default. */
 export function tritonConfig(settings: Partial<TritonConfig> & Pick<TritonConfig, 'url'>): TritonConfig {
-  return { ...TRITON_DEFAULTS, ...settings };
+  return { ...TRITON_SETTING_DEFAULTS, ...TRITON_TUNING_DEFAULTS, ...settings };
 }
 
 /** `grpc://host:port` or `host:port` → the target grpc-js dials. */

@@ -9,7 +9,6 @@
  * DEADLINE_EXCEEDED are retried with backoff, and when Triton is down calls fail fast with
  * BackendUnavailableError while the channel keeps reconnecting in the background.
  */
-import { buildAttentionMask, CLIP_EOT_ID } from '../../clip/attention-mask';
 import {
   BackendUnavailableError,
   InvalidInputError,
@@ -17,6 +16,7 @@ import {
 } from '../../errors/clip-search-error';
 import { createSilentLogger, type Logger } from '../../logging/logger';
 import type { ModelManifest } from '../../model/model-manifest';
+import { buildAttentionMask, CLIP_EOT_ID } from '../attention-mask';
 import type { InferenceBackend, PixelBatch, TokenBatch } from '../inference-backend';
 import { ConcurrencyLimit } from './concurrency-limit';
 import { KServeClient } from './kserve-client';

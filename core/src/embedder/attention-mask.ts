@@ -1,4 +1,4 @@
-import type { TokenBatch } from '../embedder/inference-backend';
+import type { TokenBatch } from './inference-backend';
 
 /** CLIP's end-of-text token (`<|endoftext|>`), the position the text tower pools at. */
 export const CLIP_EOT_ID = 49407;

@@ -1,4 +1,4 @@
-import { buildAttentionMask, CLIP_EOT_ID } from '../../src/clip/attention-mask';
+import { buildAttentionMask, CLIP_EOT_ID } from '../../src/embedder/attention-mask';
 
 const SOT = 49406;
 const EOT = CLIP_EOT_ID;

@@ -7,7 +7,7 @@ import { ConfigError } from '../src/errors/clip-search-error';
 describe('configuration from the environment', () => {
   test('defaults alone run the embedded mode', () => {
     const config = loadConfig({});
-    expect(config.embedderKind).toBe('onnx');
+    expect(config.inference).toEqual({ kind: 'onnx' });
     expect(config.server.port).toBe(8080);
     expect(config.embedder.modelDir).toBeUndefined();
     expect(path.isAbsolute(config.dataDir)).toBe(true);
@@ -45,7 +45,10 @@ describe('configuration from the environment', () => {
 
   test('triton needs its address', () => {
     expect(() => loadConfig({ EMBEDDER: 'triton' })).toThrow(/TRITON_URL/);
-    expect(loadConfig({ EMBEDDER: 'triton', TRITON_URL: 'triton:8001' }).triton.url).toBe('triton:8001');
+    expect(loadConfig({ EMBEDDER: 'triton', TRITON_URL: 'triton:8001' }).inference).toMatchObject({
+      kind: 'triton',
+      url: 'triton:8001',
+    });
   });
 
   test('the README documents every variable, as `clip-search config` prints them', () => {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors/clip-search-error';
-import type { EmbedderConfig, TritonSettings } from '../embedder/embedder-config';
+import type { EmbedderConfig, InferenceSettings } from '../embedder/embedder-config';
 import { DEFAULT_IMAGE_DECODE_TIMEOUT_MS } from '../clip/decode-deadline';
 import {
   DEFAULT_MAX_IMAGE_ASPECT_RATIO,
@@ -315,9 +315,9 @@ export interface RateLimitPolicy {
 
 export interface AppConfig {
   readonly log: { readonly level: EnvValues['LOG_LEVEL']; readonly format: EnvValues['LOG_FORMAT'] };
-  readonly embedderKind: EnvValues['EMBEDDER'];
+  /** EMBEDDER and, for Triton, its TRITON_* settings. */
+  readonly inference: InferenceSettings;
   readonly embedder: EmbedderConfig & { readonly hubEndpoint: string };
-  readonly triton: TritonSettings;
   readonly server: {
     readonly host: string;
     readonly port: number;
@@ -365,6 +365,21 @@ export function isLoopbackHost(host: string): boolean {
   if (bare === 'localhost') return true;
   const family = net.isIP(bare);
   return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** EMBEDDER and what its backend needs, or why it cannot be had (Triton without TRITON_URL). */
+function inferenceSettings(v: EnvValues): InferenceSettings | string {
+  if (v.EMBEDDER === 'onnx') return { kind: 'onnx' };
+  if (v.TRITON_URL === undefined) return 'TRITON_URL: required when EMBEDDER=triton';
+  return {
+    kind: 'triton',
+    url: v.TRITON_URL,
+    visionModel: v.TRITON_VISION_MODEL,
+    textModel: v.TRITON_TEXT_MODEL,
+    modelVersion: v.TRITON_MODEL_VERSION,
+    timeoutMs: v.TRITON_TIMEOUT_MS,
+    connectTimeoutMs: v.TRITON_CONNECT_TIMEOUT_MS,
+  };
 }
 
 /** The API key entries of API_KEYS and API_KEYS_FILE, with every problem of both. */
@@ -420,15 +435,15 @@ function resolveAuth(v: EnvValues, keys: readonly ApiKeyEntry[], problems: strin
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const v = readEnv(env);
   const problems: string[] = [];
-  if (v.EMBEDDER === 'triton' && v.TRITON_URL === undefined)
-    problems.push('TRITON_URL: required when EMBEDDER=triton');
+  const inference = inferenceSettings(v);
+  if (typeof inference === 'string') problems.push(inference);
   const keys = readApiKeys(v, problems);
   const authMode = resolveAuth(v, keys, problems);
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0 || typeof inference === 'string') throw new ConfigError(problems);
   const corpusDir = v.CORPUS_DIR === undefined ? DEMO_CORPUS_DIR : resolvePath(v.CORPUS_DIR);
   return {
     log: { level: v.LOG_LEVEL, format: v.LOG_FORMAT },
-    embedderKind: v.EMBEDDER,
+    inference,
     embedder: {
       modelDir: v.CLIP_MODEL_DIR === undefined ? undefined : resolvePath(v.CLIP_MODEL_DIR),
       modelName: v.CLIP_MODEL,
@@ -441,14 +456,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxImageSide: v.MAX_IMAGE_SIDE,
       maxImageAspectRatio: v.MAX_IMAGE_ASPECT_RATIO,
       imageDecodeTimeoutMs: v.IMAGE_DECODE_TIMEOUT_MS,
-    },
-    triton: {
-      url: v.TRITON_URL,
-      visionModel: v.TRITON_VISION_MODEL,
-      textModel: v.TRITON_TEXT_MODEL,
-      modelVersion: v.TRITON_MODEL_VERSION,
-      timeoutMs: v.TRITON_TIMEOUT_MS,
-      connectTimeoutMs: v.TRITON_CONNECT_TIMEOUT_MS,
     },
     server: {
       host: v.HOST,

@@ -18,16 +18,25 @@ export interface EmbedderConfig extends ModelLocation {
   readonly imageDecodeTimeoutMs?: number;
 }
 
-/** Where the CLIP towers run (`EMBEDDER`): ONNX Runtime in-process, or Triton over gRPC. */
-export type EmbedderKind = 'onnx' | 'triton';
+/** Where the CLIP towers run (`EMBEDDER`), with what that backend needs and nothing else. */
+export type InferenceSettings = OnnxSettings | TritonSettings;
 
-/** The Triton section of the configuration (`TRITON_*`), read when `EMBEDDER=triton`. */
+/** ONNX Runtime in this process (its threads are `EmbedderConfig.threads`). */
+export interface OnnxSettings {
+  readonly kind: 'onnx';
+}
+
+/** Triton over KServe v2 gRPC (`TRITON_*`). */
 export interface TritonSettings {
-  /** `host:port`; `loadConfig` requires it when `EMBEDDER=triton`. */
-  readonly url: string | undefined;
+  readonly kind: 'triton';
+  /** `host:port`. */
+  readonly url: string;
   readonly visionModel: string;
   readonly textModel: string;
   readonly modelVersion: string;
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
 }
+
+/** `onnx` or `triton`: the backend's name in stats and metric labels. */
+export type EmbedderKind = InferenceSettings['kind'];

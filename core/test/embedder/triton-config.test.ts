@@ -14,7 +14,8 @@ function problemsOf(run: () => void): readonly string[] {
 
 describe('Triton settings have one default each', () => {
   test("a config built in code gets the config table's defaults", () => {
-    const table = loadConfig({ EMBEDDER: 'triton', TRITON_URL: 'triton:8001' }).triton;
+    const table = loadConfig({ EMBEDDER: 'triton', TRITON_URL: 'triton:8001' }).inference;
+    if (table.kind !== 'triton') throw new Error('expected Triton settings');
     const built = tritonConfig({ url: 'triton:8001' });
     expect({
       visionModel: built.visionModel,

@@ -95,7 +95,7 @@ export async function openEmbeddedBackends({ config, logger, metrics }: BackendC
         embedder,
         store,
         queue,
-        embedderBackend: config.embedderKind,
+        embedderBackend: config.inference.kind,
         storeKind: 'embedded',
         close: async () => {
           await queue.close();

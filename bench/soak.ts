@@ -8,7 +8,8 @@
  *   runs with IMAGE_URL_ALLOW_PRIVATE=true), and filtered text queries;
  * - every `--ingest-every` seconds, an ingest job of a small folder in which one photo was replaced
  *   (`sweep`, so the index keeps its size: growth is the gateway's, not the data's);
- * - the gateway's RSS (VmRSS of /proc/<pid>/status) at each minute, and its growth from minute 2 to the end;
+ * - the gateway's RSS (VmRSS of /proc/<pid>/status) every 5 s: each minute's median, min and max, and the
+ *   growth of the median from minute 2 to the last minute;
  * - p50/p99 latency per kind of request, and errors by status.
  * The run stops by itself; all traffic is on loopback. Rate limits are off: the soak measures the gateway,
  * not its throttling.
@@ -27,6 +28,7 @@ import {
   stopGatewayProcess,
   waitReady,
 } from './lib/gateway-process';
+import { seededRandom } from './lib/random-vectors';
 import { REPO_ROOT } from './lib/shared-data';
 import { printTable } from './lib/table';
 
@@ -53,6 +55,8 @@ const QUERY_PHOTOS = [
   'chelsea.png',
 ];
 const INGEST_FOLDER_SIZE = 4;
+/** How often the gateway's RSS is read. */
+const RSS_EVERY_MS = 5000;
 const PROMPTS = [
   'a photo of a cat',
   'a cup of coffee on a table',
@@ -81,18 +85,6 @@ const KINDS: readonly { kind: Kind; weight: number }[] = [
   { kind: 'upload', weight: 20 },
   { kind: 'imageUrl', weight: 20 },
 ];
-
-/** mulberry32: a small seeded PRNG, so two runs send the same mix. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick<T>(items: readonly T[], rand: () => number): T {
   const item = items[Math.floor(rand() * items.length)];
@@ -191,7 +183,7 @@ function searchRequest(kind: Kind, ctx: Context, rand: () => number): { path: st
 }
 
 async function client(ctx: Context, seed: number, deadline: number): Promise<void> {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   while (Date.now() < deadline) {
     const kind = pickKind(rand);
     const { path: route, init } = searchRequest(kind, ctx, rand);
@@ -387,30 +379,35 @@ export default async function main(args: string[]): Promise<void> {
     log(
       `soak: ${minutes} min, ${clients} clients, an ingest every ${ingestEverySeconds} s, model ${modelDir}, gateway pid ${pid}`,
     );
-    const rss: { minute: number; bytes: number | undefined; requests: number }[] = [
-      { minute: 0, bytes: residentBytes(pid), requests: 0 },
-    ];
-    log(`minute 0: RSS ${mib(rss[0]?.bytes).toFixed(1)} MiB (ready, before traffic)`);
-    const sampler = setInterval(() => {
-      const minute = Math.round((Date.now() - started) / 60_000);
-      const requests = ctx.tally.count();
+    // RSS every few seconds: one reading a minute lands anywhere on the garbage collector's sawtooth,
+    // so each minute is summarized by the median of its readings, and growth compares medians.
+    const readings: { minute: number; bytes: number }[] = [];
+    const read = () => {
+      if (Date.now() >= deadline) return; // the tail of in-flight requests is not a minute of load
       const bytes = residentBytes(pid);
-      const previous = rss[rss.length - 1]?.requests ?? 0;
-      rss.push({ minute, bytes, requests });
-      log(
-        `minute ${minute}: RSS ${mib(bytes).toFixed(1)} MiB, ${requests - previous} requests this minute, ` +
-          `${ctx.tally.count(undefined, false)} errors so far`,
-      );
-    }, 60_000);
+      const minute = Math.floor((Date.now() - started) / 60_000) + 1;
+      if (bytes !== undefined) readings.push({ minute, bytes });
+    };
+    const before = residentBytes(pid);
+    log(`minute 0: RSS ${mib(before).toFixed(1)} MiB (ready, before traffic)`);
+    let logged = 0;
+    const sampler = setInterval(() => {
+      read();
+      const minute = Math.floor((Date.now() - started) / 60_000);
+      if (minute > logged) {
+        logged = minute;
+        log(
+          `minute ${minute}: RSS ${mib(readings[readings.length - 1]?.bytes).toFixed(1)} MiB, ` +
+            `${ctx.tally.count()} requests so far, ${ctx.tally.count(undefined, false)} errors`,
+        );
+      }
+    }, RSS_EVERY_MS);
     const [outcomes] = await Promise.all([
       ingestLoop(ctx, ingestFolder, ingestEverySeconds * 1000, deadline),
       ...Array.from({ length: clients }, (_, i) => client(ctx, seed * 1000 + i, deadline)),
     ]);
     clearInterval(sampler);
     const elapsed = (Date.now() - started) / 1000;
-    const final = residentBytes(pid);
-    if (rss[rss.length - 1]?.minute !== minutes)
-      rss.push({ minute: Math.round(elapsed / 60), bytes: final, requests: ctx.tally.count() });
 
     process.stdout.write(`\nRequests per kind (${elapsed.toFixed(0)} s, ${clients} clients):\n`);
     printTable(
@@ -442,23 +439,34 @@ export default async function main(args: string[]): Promise<void> {
         errors.map(([key, { count, example }]) => [...key.split('\t'), count, example.slice(0, 80)]),
       );
 
-    process.stdout.write('\nGateway RSS (VmRSS):\n');
-    printTable(
-      ['minute', 'RSS MiB'],
-      rss.map((r) => [r.minute, mib(r.bytes)]),
-    );
-    const at = (minute: number) => rss.find((r) => r.minute === minute)?.bytes;
-    const growth = (from: number) => {
-      const a = at(from);
-      if (a === undefined || final === undefined) return 'n/a';
-      const d = final - a;
-      return `${d >= 0 ? '+' : ''}${mib(d).toFixed(1)} MiB (${((100 * d) / a).toFixed(1)}%)`;
-    };
     process.stdout.write(
-      minutes >= 3
-        ? `RSS growth from minute 2 to the end: ${growth(2)}\n`
-        : `RSS growth from minute 2 to the end: n/a for a run under 3 minutes; from minute 1: ${growth(1)}\n`,
+      `\nGateway RSS (VmRSS, read every ${RSS_EVERY_MS / 1000} s; before traffic ${mib(before).toFixed(0)} MiB):\n`,
     );
+    const perMinute = [...new Set(readings.map((r) => r.minute))].map((minute) => {
+      const sorted = readings
+        .filter((r) => r.minute === minute)
+        .map((r) => r.bytes)
+        .sort((a, b) => a - b);
+      return {
+        minute,
+        median: percentile(sorted, 50),
+        min: sorted[0] ?? 0,
+        max: sorted[sorted.length - 1] ?? 0,
+      };
+    });
+    printTable(
+      ['minute', 'median MiB', 'min MiB', 'max MiB'],
+      perMinute.map((m) => [m.minute, mib(m.median), mib(m.min), mib(m.max)]),
+    );
+    const from = perMinute.find((m) => m.minute === 2) ?? perMinute[0];
+    const last = perMinute[perMinute.length - 1];
+    if (from !== undefined && last !== undefined && last.minute > from.minute) {
+      const d = last.median - from.median;
+      process.stdout.write(
+        `RSS growth (median) from minute ${from.minute} to minute ${last.minute}: ` +
+          `${d >= 0 ? '+' : ''}${mib(d).toFixed(1)} MiB (${((100 * d) / from.median).toFixed(1)}%)\n`,
+      );
+    }
     const { levels, firstLines } = await logLevels(logFile);
     const levelText = Object.entries(levels)
       .map(([level, n]) => `${n} ${level}`)

@@ -111,6 +111,7 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['**/core/src/**'], message: "Import '@clip-search/core', not its files." },
+            { group: ['**/gateway/src/**'], message: "Import '@clip-search/gateway', not its files." },
             {
               group: ['onnxruntime-node', '@grpc/*', 'usearch', 'better-sqlite3', '@zilliz/*'],
               message: 'Backend clients are imported only by core adapters.',
@@ -140,6 +141,16 @@ export default tseslint.config(
     files: ['**/test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    // Benchmarks measure the product through its package, as a user's code would use it.
+    files: ['bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/core/src/**'], message: "Import '@clip-search/core', not its files." }] },
+      ],
     },
   },
 );

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import sharp from '../core/node_modules/sharp';
-import { CLIP_MEAN, CLIP_STD, ImagePreprocessor } from '../core/src/clip/image-preprocessor';
+import { CLIP_MEAN, CLIP_STD, ImagePreprocessor } from '@clip-search/core';
 
 const root = path.resolve(__dirname, '..');
 const photos = path.join(root, 'demo/photos');

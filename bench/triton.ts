@@ -14,12 +14,14 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { InferenceBackend } from '../core/src/embedder/inference-backend';
-import { OnnxInferenceBackend } from '../core/src/embedder/onnx-inference-backend';
-import { tritonConfig } from '../core/src/embedder/triton/triton-config';
-import { TritonInferenceBackend } from '../core/src/embedder/triton/triton-inference-backend';
-import type { ResolvedModel } from '../core/src/model/model-manifest';
-import { resolveModelDir } from '../core/src/model/model-resolver';
+import {
+  OnnxInferenceBackend,
+  resolveModelDir,
+  tritonConfig,
+  TritonInferenceBackend,
+  type InferenceBackend,
+  type ResolvedModel,
+} from '@clip-search/core';
 import { seededRandom } from './lib/random-vectors';
 
 const ROOT = path.resolve(__dirname, '..');

@@ -3,6 +3,7 @@ export * from './errors/clip-search-error';
 export * from './config/config';
 export * from './config/api-keys';
 export * from './config/config-table';
+export * from './config/data-paths';
 export * from './logging/logger';
 export * from './metrics/metrics';
 export * from './model/model-manifest';
@@ -25,6 +26,7 @@ export {
 } from './model/model-catalog';
 export * from './embedder/clip-embedder';
 export * from './embedder/create-onnx-embedder';
+export * from './embedder/onnx-inference-backend';
 export * from './image/thumbnail';
 export * from './vector-store/embedded/embedded-vector-store';
 export * from './vector-store/embedded/damaged-store-error';

@@ -2,9 +2,15 @@ import fsp from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { ClipSearchError, ConfigError, type AppConfig, type IngestJobStatus } from '@clip-search/core';
+import {
+  ClipSearchError,
+  ConfigError,
+  dataPaths,
+  type AppConfig,
+  type IngestJobStatus,
+} from '@clip-search/core';
 import { createApp } from './app/create-app';
-import { createContainer, dataPaths, type ContainerOptions, type GatewayContainer } from './app/container';
+import { createContainer, type ContainerOptions, type GatewayContainer } from './app/container';
 import { prepareDataDir } from './app/data-dir';
 
 export interface StartServerOptions extends ContainerOptions {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   ConfigError,
+  dataPaths,
   DamagedStoreError,
   ForbiddenSourceError,
   itemIdForUri,
@@ -17,7 +18,6 @@ import {
 } from '@clip-search/core';
 import request from 'supertest';
 import { damageLeafPages } from '../../core/test/helpers/damaged-store';
-import { dataPaths } from '../src/app/container';
 import { folderUri, makeCorpus, PHOTOS, startTestServer, waitForJob } from './helpers/gateway-harness';
 
 // Each server loads tiny-clip; a store open runs quick_check in a child process: allow for a busy machine.

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadConfig } from '@clip-search/core';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
-import type * as Gateway from '../../../gateway/src/server';
+import type * as Gateway from '@clip-search/gateway';
 
 /**
  * `clip-search serve [--port N] [--host H] [--corpus DIR]`: runs the HTTP gateway until Ctrl-C / SIGTERM.
@@ -28,6 +28,6 @@ export async function serveCommand(args: string[]): Promise<void> {
   const config = loadConfig(env);
   // Loaded here, not at the top: Express, tsoa and Swagger UI take a second that other commands skip.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const gateway = require('../../../gateway/src/server') as typeof Gateway;
+  const gateway = require('@clip-search/gateway') as typeof Gateway;
   await gateway.serveUntilSignal(config);
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import {
   BackendUnavailableError,
   checkEmbeddedStore,
+  dataPaths,
   DamagedStoreError,
   InvalidInputError,
   loadConfig,
@@ -10,7 +11,6 @@ import {
 } from '@clip-search/core';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
-import type * as Container from '../../../gateway/src/app/container';
 
 const USAGE =
   'store check [--store DIR] [--full] | store recover [--store DIR] [--force] [--model-id ID --dim N] [--json]';
@@ -86,11 +86,8 @@ export async function storeCommand(args: string[]): Promise<void> {
   );
 }
 
-/** The store folder of the configured DATA_DIR, by the gateway's layout of it. */
+/** The store folder of the configured DATA_DIR. */
 function defaultStoreDir(): string {
-  // Loaded here, not at the top: the gateway's modules are not needed by the other commands.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { dataPaths } = require('../../../gateway/src/app/container') as typeof Container;
   return dataPaths(loadConfig().dataDir).vectors;
 }
 

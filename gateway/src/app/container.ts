@@ -1,6 +1,6 @@
-import path from 'node:path';
 import {
   createEmbedder,
+  dataPaths,
   createLogger,
   Metrics,
   openEmbeddedIngestQueue,
@@ -50,13 +50,6 @@ export interface ContainerOptions {
   readonly openBackends?: (context: BackendContext) => Promise<Backends>;
   readonly imageUrlFetcher?: ImageUrlFetcher;
 }
-
-/** Layout of DATA_DIR in embedded mode. */
-export const dataPaths = (dataDir: string) => ({
-  vectors: path.join(dataDir, 'vectors'),
-  jobs: dataDir,
-  thumbnails: path.join(dataDir, 'thumbnails'),
-});
 
 /**
  * Embedded mode: the embedder EMBEDDER asks for (ONNX Runtime in this process, or Triton over gRPC), the

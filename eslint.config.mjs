@@ -93,7 +93,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@clip-search/*', '!@clip-search/core'], message: 'core depends on no app.' },
+            {
+              group: ['@clip-search/*', '!@clip-search/core', '!@clip-search/protos'],
+              message: 'core depends on no app.',
+            },
             {
               group: ['**/gateway/**', '**/ingest-worker/**', '**/cli/**'],
               message: 'core depends on no app.',

@@ -4,8 +4,8 @@
  * `inference`), written by us as the subset we use, wire-compatible with Triton's published files.
  *
  * This package only ships the .proto files and their paths: the typed loader is
- * `core/src/embedder/triton/kserve-proto.ts`, because @grpc/* are core's dependencies and core imports no
- * other workspace package. Code outside core loads the files by these paths.
+ * `core/src/embedder/triton/kserve-proto.ts` (a dependant of this package), because @grpc/* are core's
+ * dependencies. Everything that reads the files does so by these paths.
  */
 import path from 'node:path';
 

@@ -1,17 +1,16 @@
 /**
  * Our KServe v2 protocol (protos/inference/*.proto), loaded once with @grpc/proto-loader and typed by hand
- * for the messages clip-search exchanges. The .proto files live in the `@clip-search/protos` package; the
- * loader lives here because core may import no other workspace package and because @grpc/* are core's
- * dependencies (only core adapters import backend clients). The Triton adapter and the test fixture server
- * both use it, so client and server speak from the same definition.
+ * for the messages clip-search exchanges. The .proto files are the `@clip-search/protos` package's; the
+ * loader lives here because @grpc/* are core's dependencies (only core adapters import backend clients).
+ * The Triton adapter and the test fixture server both use it, so client and server speak from the same
+ * definition.
  */
-import path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import type * as grpc from '@grpc/grpc-js';
+import { GRPC_SERVICE_PROTO, INFERENCE_PROTO_DIR } from '@clip-search/protos';
 
-/** protos/inference, read by path from core/src/embedder/triton. */
-export const KSERVE_PROTO_DIR = path.resolve(__dirname, '../../../../protos/inference');
-export const KSERVE_SERVICE_PROTO = path.join(KSERVE_PROTO_DIR, 'grpc_service.proto');
+export const KSERVE_PROTO_DIR = INFERENCE_PROTO_DIR;
+export const KSERVE_SERVICE_PROTO = GRPC_SERVICE_PROTO;
 
 /** How decoded messages look: field names as in the .proto, int64 as number, enums as names, defaults filled. */
 export const KSERVE_LOADER_OPTIONS: protoLoader.Options = {

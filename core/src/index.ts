@@ -34,6 +34,7 @@ export * from './vector-store/embedded/store-recovery';
 export type { SqliteCheck } from './sqlite/sqlite-check';
 export * from './ingest/embedded-ingest-queue';
 export * from './ingest/local-folder-source';
+export * from './ingest/source-resolver';
 export * from './ingest/confined-file';
 export * from './ingest/ingest-pipeline';
 export * from './ingest/item-id';

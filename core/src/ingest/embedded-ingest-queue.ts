@@ -2,13 +2,11 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import type { Embedder } from '../embedder/embedder';
 import { BackendUnavailableError, InvalidInputError, InvalidSourceError } from '../errors/clip-search-error';
 import { createSilentLogger, type Logger } from '../logging/logger';
-import type { Metrics } from '../metrics/metrics';
 import { openDurableDatabase } from '../sqlite/durable-sqlite';
-import type { Metadata, VectorStore } from '../vector-store/vector-store';
-import { IngestPipeline, type IngestProgress } from './ingest-pipeline';
+import type { Metadata } from '../vector-store/vector-store';
+import type { IngestPipeline, IngestProgress } from './ingest-pipeline';
 import type {
   IngestItemError,
   IngestJobStatus,
@@ -16,37 +14,22 @@ import type {
   IngestRequest,
   IngestState,
 } from './ingest-queue';
-import { resolveFileSource } from './local-folder-source';
-import type { ObjectSource } from './object-source';
+import type { SourceResolver } from './source-resolver';
 import { metadataLimitViolations } from './metadata-limits';
 
 /** The job table's file under `dataDir`. */
 export const INGEST_JOBS_FILE = 'ingest-jobs.sqlite';
 
-/** A source ready to list, and its canonical URI (the prefix of its objects' URIs). */
-export type ResolvedSource = ObjectSource & { readonly uri: string };
-
 export interface EmbeddedIngestQueueOptions {
   /** Jobs live in `<dataDir>/ingest-jobs.sqlite`. */
   readonly dataDir: string;
-  readonly embedder: Embedder;
-  readonly store: VectorStore;
-  /** Folders a `file://` source may lie in (`config.ingest.roots`); others are refused with 403. */
-  readonly allowedRoots: readonly string[];
+  /** What runs a job: listing, decoding, embedding and storing in batches. */
+  readonly pipeline: IngestPipeline;
+  /** Turns a request's `source` into a source to list, by its scheme; refuses what is not allowed. */
+  readonly sources: SourceResolver;
   readonly logger?: Logger;
-  readonly metrics?: Metrics;
   /** How often an active job's counters are written (default 1000 ms). */
   readonly progressIntervalMs?: number;
-  /** Objects per batch (default 16) and batches in flight (default 2); see IngestPipeline. */
-  readonly batchSize?: number;
-  readonly batchesInFlight?: number;
-  /** Turns a request's `source` into a source to list; default: a local folder under `allowedRoots`. */
-  readonly resolveSource?: (source: string) => Promise<ResolvedSource>;
-}
-
-/** Opens (or creates) the job table and starts working: a job left `active` by a crash runs again first. */
-export function openEmbeddedIngestQueue(options: EmbeddedIngestQueueOptions): Promise<EmbeddedIngestQueue> {
-  return Promise.resolve(new EmbeddedIngestQueue(options));
 }
 
 /** Why a running job was asked to stop. */
@@ -102,30 +85,27 @@ const TERMINAL: ReadonlySet<IngestState> = new Set(['completed', 'failed', 'canc
  *   table, to be resumed by the next open. The embedder and the store are not closed (not owned here).
  */
 export class EmbeddedIngestQueue implements IngestQueue {
+  /** Opens (or creates) the job table and starts working: a job left `active` by a crash runs again first. */
+  static open(options: EmbeddedIngestQueueOptions): Promise<EmbeddedIngestQueue> {
+    return Promise.resolve(new EmbeddedIngestQueue(options));
+  }
+
   private readonly db: Database.Database;
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly pipeline: IngestPipeline;
   private readonly logger: Logger;
   private readonly progressIntervalMs: number;
-  private readonly resolveSource: (source: string) => Promise<ResolvedSource>;
+  private readonly sources: SourceResolver;
   private active: { readonly id: string; readonly controller: AbortController } | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
   private readonly waiters = new Map<string, ((status: IngestJobStatus | undefined) => void)[]>();
 
-  constructor(options: EmbeddedIngestQueueOptions) {
+  private constructor(options: EmbeddedIngestQueueOptions) {
     this.logger = options.logger ?? createSilentLogger();
     this.progressIntervalMs = options.progressIntervalMs ?? 1000;
-    const roots = options.allowedRoots;
-    this.resolveSource = options.resolveSource ?? ((source) => resolveFileSource(source, roots));
-    this.pipeline = new IngestPipeline({
-      embedder: options.embedder,
-      store: options.store,
-      logger: this.logger,
-      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-      ...(options.batchesInFlight === undefined ? {} : { batchesInFlight: options.batchesInFlight }),
-    });
+    this.sources = options.sources;
+    this.pipeline = options.pipeline;
     this.db = openJobDatabase(options.dataDir);
     this.statements = prepareStatements(this.db);
     const resumed = this.statements.requeueActive.run().changes;
@@ -137,7 +117,7 @@ export class EmbeddedIngestQueue implements IngestQueue {
     this.assertOpen();
     const stored = validateRequest(request);
     // Resolving now turns a bad or forbidden source into the caller's error (400/403), not a failed job.
-    const source = await this.resolveSource(stored.source);
+    const source = await this.sources.resolve(stored.source);
     this.assertOpen();
     const canonical: StoredRequest = { ...stored, source: source.uri };
     const requestJson = JSON.stringify(canonical);
@@ -234,7 +214,7 @@ export class EmbeddedIngestQueue implements IngestQueue {
     const request = JSON.parse(row.request) as StoredRequest;
     this.logger.info('Ingest job started', { job: id, source: row.source });
     try {
-      const source = await this.resolveSource(request.source);
+      const source = await this.sources.resolve(request.source);
       const result = await this.pipeline.run({
         source,
         sourceUri: source.uri,

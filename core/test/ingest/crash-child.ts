@@ -3,7 +3,9 @@
 // parent can `kill -9` it mid-job at a known point (never timing-based).
 //   node --import tsx crash-child.ts <dataDir> <corpusDir> <holdAfter>
 import { pathToFileURL } from 'node:url';
-import { openEmbeddedIngestQueue } from '../../src/ingest/embedded-ingest-queue';
+import { EmbeddedIngestQueue } from '../../src/ingest/embedded-ingest-queue';
+import { IngestPipeline } from '../../src/ingest/ingest-pipeline';
+import { SourceResolver } from '../../src/ingest/source-resolver';
 import type { VectorStore } from '../../src/vector-store/vector-store';
 import { GatedEmbedder, openStore, openTinyEmbedder } from './ingest-test-kit';
 
@@ -33,12 +35,10 @@ async function main(): Promise<void> {
   const blocked = embedder.hold(Number(holdAfter));
   // Keeps the process alive once held, until the parent's kill; ends an orphan whose parent died first.
   setTimeout(() => process.exit(2), 120_000);
-  const queue = await openEmbeddedIngestQueue({
+  const queue = await EmbeddedIngestQueue.open({
     dataDir,
-    embedder,
-    store: acking,
-    allowedRoots: [corpus],
-    batchSize: 8,
+    pipeline: new IngestPipeline({ embedder, store: acking, batchSize: 8 }),
+    sources: SourceResolver.localFolders([corpus]),
     progressIntervalMs: 0,
   });
   const job = await queue.enqueue({ source: pathToFileURL(corpus).href });

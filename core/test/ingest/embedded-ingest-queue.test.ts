@@ -9,11 +9,9 @@ import {
   ForbiddenSourceError,
   InvalidSourceError,
 } from '../../src/errors/clip-search-error';
-import {
-  EmbeddedIngestQueue,
-  openEmbeddedIngestQueue,
-  type EmbeddedIngestQueueOptions,
-} from '../../src/ingest/embedded-ingest-queue';
+import { EmbeddedIngestQueue } from '../../src/ingest/embedded-ingest-queue';
+import { IngestPipeline } from '../../src/ingest/ingest-pipeline';
+import { SourceResolver } from '../../src/ingest/source-resolver';
 import { itemIdForUri } from '../../src/ingest/item-id';
 import type { VectorStore } from '../../src/vector-store/vector-store';
 import { scanAll } from '../vector-store/store-fixtures';
@@ -62,15 +60,23 @@ afterEach(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function openQueue(options: Partial<EmbeddedIngestQueueOptions> = {}): Promise<EmbeddedIngestQueue> {
-  const queue = await openEmbeddedIngestQueue({
+interface QueueOptions {
+  readonly roots?: readonly string[];
+  readonly batchSize?: number;
+  readonly batchesInFlight?: number;
+}
+
+async function openQueue(options: QueueOptions = {}): Promise<EmbeddedIngestQueue> {
+  const queue = await EmbeddedIngestQueue.open({
     dataDir,
-    embedder,
-    store,
-    allowedRoots: [corpus],
+    pipeline: new IngestPipeline({
+      embedder,
+      store,
+      batchSize: options.batchSize ?? 4,
+      ...(options.batchesInFlight === undefined ? {} : { batchesInFlight: options.batchesInFlight }),
+    }),
+    sources: SourceResolver.localFolders(options.roots ?? [corpus]),
     progressIntervalMs: 0,
-    batchSize: 4,
-    ...options,
   });
   queues.push(queue);
   return queue;
@@ -202,7 +208,7 @@ describe('EmbeddedIngestQueue with the real embedder and store', () => {
     const sibling = `${corpus}2`;
     fs.mkdirSync(sibling);
     fs.copyFileSync(path.join(DEMO_PHOTOS_DIR, 'horse.png'), path.join(sibling, 'horse.png'));
-    const queue = await openQueue({ allowedRoots: [corpus, sibling] });
+    const queue = await openQueue({ roots: [corpus, sibling] });
     for (const folder of [corpus, sibling])
       await queue.whenSettled((await queue.enqueue({ source: uriOf(folder) })).id);
     expect(await store.count()).toBe(photos.length + 1);

@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { openEmbeddedIngestQueue } from '../../src/ingest/embedded-ingest-queue';
+import { EmbeddedIngestQueue } from '../../src/ingest/embedded-ingest-queue';
+import { IngestPipeline } from '../../src/ingest/ingest-pipeline';
+import { SourceResolver } from '../../src/ingest/source-resolver';
 import { itemIdForUri } from '../../src/ingest/item-id';
 import { scanAll } from '../vector-store/store-fixtures';
 import {
@@ -74,7 +76,11 @@ test('an ingest killed with SIGKILL mid-job resumes on reopen: every file once, 
       const survivors = await store.get(run.acked);
       expect(survivors.filter((record) => record === undefined)).toHaveLength(0);
 
-      const queue = await openEmbeddedIngestQueue({ dataDir, embedder, store, allowedRoots: [corpus] });
+      const queue = await EmbeddedIngestQueue.open({
+        dataDir,
+        pipeline: new IngestPipeline({ embedder, store }),
+        sources: SourceResolver.localFolders([corpus]),
+      });
       try {
         const done = await queue.whenSettled(run.jobId);
         expect(done).toMatchObject({

@@ -3,7 +3,9 @@ import {
   dataPaths,
   createLogger,
   Metrics,
-  openEmbeddedIngestQueue,
+  EmbeddedIngestQueue,
+  IngestPipeline,
+  SourceResolver,
   openEmbeddedVectorStore,
   type AppConfig,
   type Logger,
@@ -76,13 +78,11 @@ export async function openEmbeddedBackends({ config, logger, metrics }: BackendC
       logger,
     });
     try {
-      const queue = await openEmbeddedIngestQueue({
+      const queue = await EmbeddedIngestQueue.open({
         dataDir: paths.jobs,
-        embedder,
-        store,
-        allowedRoots: config.ingest.roots,
+        pipeline: new IngestPipeline({ embedder, store, logger, metrics }),
+        sources: SourceResolver.localFolders(config.ingest.roots),
         logger,
-        metrics,
       });
       return {
         embedder,

@@ -15,6 +15,7 @@ export * from './clip/clip-tokenizer';
 export * from './clip/image-preprocessor';
 export * from './clip/image-input';
 export * from './vector-store/vector-store';
+export * from './vector-store/vector-store-rules';
 export * from './ingest/ingest-queue';
 export * from './ingest/object-source';
 export * from './model/model-resolver';

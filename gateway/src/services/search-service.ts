@@ -1,6 +1,7 @@
 import {
   ClipSearchError,
   InvalidImageError,
+  MAX_RESULT_WINDOW,
   UnsupportedImageError,
   type MetadataFilter,
   type Metrics,
@@ -40,16 +41,14 @@ export interface SearchOutcome {
   readonly queryTruncated: boolean;
 }
 
-/**
- * The deepest result a search may reach (offset + k), as search engines cap their result window: deep
- * pages of a nearest-neighbour search cost as much as everything before them.
- */
-export const RESULT_WINDOW = 10_000;
-
+/** Deep pages of a nearest-neighbour search cost as much as everything before them: a 422 here, first. */
 function checkWindow(options: SearchOptions): void {
-  if (options.offset + options.k > RESULT_WINDOW)
+  if (options.offset + options.k > MAX_RESULT_WINDOW)
     throw new ValidationFailedError([
-      { field: 'offset', message: `offset + k must be at most ${RESULT_WINDOW} (narrow the query instead)` },
+      {
+        field: 'offset',
+        message: `offset + k must be at most ${MAX_RESULT_WINDOW} (narrow the query instead)`,
+      },
     ]);
 }
 
@@ -119,7 +118,7 @@ export class SearchService {
     const wide = await this.storeSearch(vector, {
       ...options,
       offset: 0,
-      k: Math.min(options.offset + options.k + 1, RESULT_WINDOW),
+      k: Math.min(options.offset + options.k + 1, MAX_RESULT_WINDOW),
     });
     const hits = wide
       .filter((hit) => hit.item.id !== itemId)

@@ -19,6 +19,7 @@ import type {
   VectorItem,
   VectorStore,
 } from '../vector-store';
+import { checkItem, checkSearchRequest } from '../vector-store-rules';
 import { AnnIndex, type AnnIndexOptions } from './ann-index';
 import { DamagedStoreError } from './damaged-store-error';
 import {
@@ -67,8 +68,6 @@ export interface SearchPlan {
   readonly scanned: number;
 }
 
-/** The deepest result a search may ask for (offset + k), as search engines cap their result window. */
-export const MAX_RESULT_WINDOW = 10_000;
 const MAX_SCAN_LIMIT = 10_000;
 /** Rows per SQLite transaction when upserting (each commit is one fsync). */
 const WRITE_CHUNK = 1_024;
@@ -78,7 +77,6 @@ const INDEX_CHUNK = 64;
 const OPEN_CHUNK = 8_192;
 /** …and inserted between yields to the event loop. */
 const OPEN_STEP = 256;
-const NORM_TOLERANCE = 1e-3;
 /** Filtered approximate searches deepen until this many times the wanted hits pass the filter. */
 const CANDIDATE_MARGIN = 3;
 /**
@@ -344,7 +342,7 @@ export class EmbeddedVectorStore implements VectorStore {
     this.assertOpen();
     const given: unknown = items;
     if (!Array.isArray(given)) throw new InvalidInputError('upsert takes an array of items');
-    for (const item of given) this.validateItem(item);
+    for (const item of given) checkItem(item, { modelId: this.modelId, dim: this.dim });
     // Within one call the last item of an id wins, as if they had been upserted one after the other.
     const unique = [...new Map(items.map((item) => [item.id, item])).values()];
     if (unique.length === 0) return;
@@ -516,17 +514,8 @@ export class EmbeddedVectorStore implements VectorStore {
   search(request: SearchRequest): Promise<SearchHit[]> {
     return settle(() => {
       this.assertOpen();
+      checkSearchRequest(request, this.dim);
       const { vector, k, offset = 0, minScore } = request;
-      this.validateVector(vector, 'search vector');
-      if (!Number.isInteger(k) || k < 1) throw new InvalidInputError('k must be a positive integer');
-      if (!Number.isInteger(offset) || offset < 0)
-        throw new InvalidInputError('offset must be a non-negative integer');
-      if (offset + k > MAX_RESULT_WINDOW) {
-        throw new InvalidInputError(`offset + k must be at most ${MAX_RESULT_WINDOW}`);
-      }
-      if (minScore !== undefined && (typeof minScore !== 'number' || !Number.isFinite(minScore))) {
-        throw new InvalidInputError('minScore must be a finite number');
-      }
       if (this.indexFailure) throw this.unavailable();
       const filter = compileFilter(request.filter);
       const want = offset + k;
@@ -671,63 +660,6 @@ export class EmbeddedVectorStore implements VectorStore {
         cause: this.indexFailure,
       },
     );
-  }
-
-  /** Checks an item from outside (the types are not trusted: items may come from JSON). */
-  private validateItem(given: unknown): void {
-    if (typeof given !== 'object' || given === null)
-      throw new InvalidInputError('each item must be an object');
-    const item = given as Partial<Record<keyof VectorItem, unknown>>;
-    if (typeof item.id !== 'string' || item.id.length === 0) {
-      throw new InvalidInputError('item id must be a non-empty string');
-    }
-    const where = `item "${item.id}"`;
-    if (item.modelId !== this.modelId) {
-      throw new ModelMismatchError(
-        `${where} was embedded with model ${typeof item.modelId === 'string' ? `"${item.modelId}"` : '(none)'}, ` +
-          `this store holds "${this.modelId}" vectors`,
-      );
-    }
-    for (const field of ['uri', 'contentHash', 'ingestedAt'] as const) {
-      if (typeof item[field] !== 'string') throw new InvalidInputError(`${where}: ${field} must be a string`);
-    }
-    for (const field of ['width', 'height'] as const) {
-      const size = item[field];
-      if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
-        throw new InvalidInputError(`${where}: ${field} must be a non-negative integer`);
-      }
-    }
-    const metadata = item.metadata;
-    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-      throw new InvalidInputError(`${where}: metadata must be a JSON object`);
-    }
-    try {
-      JSON.stringify(metadata);
-    } catch (error) {
-      throw new InvalidInputError(`${where}: metadata is not JSON-serializable`, { cause: error });
-    }
-    this.validateVector(item.vector, `${where} vector`);
-  }
-
-  private validateVector(given: unknown, what: string): asserts given is Float32Array {
-    // By tag, not instanceof: a Float32Array from another realm (a worker, a VM context) is fine too.
-    if (Object.prototype.toString.call(given) !== '[object Float32Array]') {
-      throw new InvalidInputError(`${what} must be a Float32Array`);
-    }
-    const vector = given as Float32Array;
-    if (vector.length !== this.dim) {
-      throw new ModelMismatchError(
-        `${what} has ${vector.length} dimensions, this store holds ${this.dim}-d vectors`,
-      );
-    }
-    let norm = 0;
-    for (const x of vector) norm += x * x;
-    if (!Number.isFinite(norm)) throw new InvalidInputError(`${what} has non-finite components`);
-    if (Math.abs(Math.sqrt(norm) - 1) > NORM_TOLERANCE) {
-      throw new InvalidInputError(
-        `${what} must be L2-normalized (its norm is ${Math.sqrt(norm).toFixed(4)})`,
-      );
-    }
   }
 }
 

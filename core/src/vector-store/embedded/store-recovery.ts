@@ -9,6 +9,7 @@ import {
 } from '../../errors/clip-search-error';
 import { checkSqliteFile, type SqliteCheck } from '../../sqlite/sqlite-check';
 import type { Metadata, VectorItem } from '../vector-store';
+import { isUnitVector } from '../vector-store-rules';
 import { STORE_FILE, STORE_FORMAT_VERSION } from './embedded-vector-store';
 import { ItemTable } from './item-table';
 
@@ -46,7 +47,6 @@ const WRITE_CHUNK = 1_024;
  * in a row that fail: beyond that, the table's tree itself is gone.
  */
 const MAX_FAILED_PROBES = 1_000_000;
-const NORM_TOLERANCE = 1e-3;
 
 const ROW_COLUMNS = 'label, id, uri, content_hash, width, height, ingested_at, metadata, vector';
 
@@ -272,9 +272,7 @@ function toItem(row: Row, identity: { modelId: string; dim: number }): VectorIte
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return undefined;
   const vector = new Float32Array(identity.dim);
   new Uint8Array(vector.buffer).set(row.vector);
-  let norm = 0;
-  for (const x of vector) norm += x * x;
-  if (!Number.isFinite(norm) || Math.abs(Math.sqrt(norm) - 1) > NORM_TOLERANCE) return undefined;
+  if (!isUnitVector(vector)) return undefined;
   return {
     id,
     uri,

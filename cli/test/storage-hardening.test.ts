@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openEmbeddedVectorStore, type VectorItem } from '@clip-search/core';
-import { damageLeafPages } from '../../core/test/helpers/damaged-store';
+import { openEmbeddedVectorStore } from '@clip-search/core';
+import { damageLeafPages, distinctItems } from '../../core/test/helpers/damaged-store';
 import { ROOT, runCli as run, TINY, type CliRun } from './helpers/run-cli';
 
 // Each case starts a Node process that compiles the CLI (tsx) and loads a model: allow for a busy machine.
@@ -65,21 +65,7 @@ describe('a damaged store: serve refuses it, store check finds it, store recover
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clip-cli-store-'));
     vectors = path.join(dataDir, 'vectors');
-    const items: VectorItem[] = Array.from({ length: COUNT }, (_, i) => {
-      const vector = new Float32Array(DIM);
-      vector[i % DIM] = 1;
-      return {
-        id: `item-${i}`,
-        uri: `file:///corpus/${i}.jpg`,
-        contentHash: `${i}-1`,
-        width: 10,
-        height: 10,
-        modelId: 'tiny-clip',
-        ingestedAt: '2026-01-02T03:04:05.000Z',
-        metadata: {},
-        vector,
-      };
-    });
+    const items = distinctItems(COUNT, DIM, 'tiny-clip');
     const store = await openEmbeddedVectorStore({ dir: vectors, dim: DIM, modelId: 'tiny-clip' });
     await store.upsert(items);
     await store.close();

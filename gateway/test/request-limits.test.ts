@@ -157,7 +157,7 @@ describe('request limits: every problem is bounded, every cheap check comes firs
     expect(body.errors?.[0]?.message).toMatch(/matches none of the forms/);
   });
 
-  it('bounds the list of field errors and says how many were left out', async () => {
+  it('a request with many invalid fields still gets a bounded problem (the list itself: problem.test.ts)', async () => {
     const terms = Array.from({ length: 16 }, () => ({ text: '', weight: 'heavy' }));
     const reply = await post(
       server.url,

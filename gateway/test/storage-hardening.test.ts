@@ -17,7 +17,7 @@ import {
   type VectorItem,
 } from '@clip-search/core';
 import request from 'supertest';
-import { damageLeafPages } from '../../core/test/helpers/damaged-store';
+import { damageLeafPages, distinctItems } from '../../core/test/helpers/damaged-store';
 import { folderUri, makeCorpus, PHOTOS, startTestServer, waitForJob } from './helpers/gateway-harness';
 
 // Each server loads tiny-clip; a store open runs quick_check in a child process: allow for a busy machine.
@@ -80,24 +80,7 @@ describe('a damaged vector store', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'clip-damaged-store-'));
-    content = Array.from({ length: COUNT }, (_, i) => {
-      // Two components per item: distinct directions, all unit length.
-      const vector = new Float32Array(DIM);
-      vector[i % DIM] = 0.6;
-      vector[(i * 7 + 1) % DIM] = (vector[(i * 7 + 1) % DIM] ?? 0) + 0.8;
-      const norm = Math.hypot(...vector);
-      return {
-        id: `item-${i}`,
-        uri: `file:///corpus/${i}.jpg`,
-        contentHash: `${i}-1`,
-        width: 10,
-        height: 10,
-        modelId: 'tiny-clip',
-        ingestedAt: '2026-01-02T03:04:05.000Z',
-        metadata: { n: i },
-        vector: vector.map((x) => x / norm),
-      };
-    });
+    content = distinctItems(COUNT, DIM, 'tiny-clip');
     const store = await openEmbeddedVectorStore({
       dir: dataPaths(dataDir).vectors,
       dim: DIM,

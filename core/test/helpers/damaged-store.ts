@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
+import type { VectorItem } from '../../src/vector-store/vector-store';
 
 /**
  * Overwrites `count` leaf pages of one b-tree of a store file (`items`, the table; `sqlite_autoindex_items_1`,
@@ -33,4 +34,28 @@ export function damageLeafPages(file: string, btree: string, count: number): num
     fs.closeSync(fd);
   }
   return damaged;
+}
+
+/**
+ * `count` items `item-0…` of `modelId`, each with its own unit vector (two components per item), to fill a
+ * store that a test then damages and recovers: every survivor can be recognised by its id and vector.
+ */
+export function distinctItems(count: number, dim: number, modelId: string): VectorItem[] {
+  return Array.from({ length: count }, (_, i) => {
+    const vector = new Float32Array(dim);
+    vector[i % dim] = 0.6;
+    vector[(i * 7 + 1) % dim] = (vector[(i * 7 + 1) % dim] ?? 0) + 0.8;
+    const norm = Math.hypot(...vector);
+    return {
+      id: `item-${i}`,
+      uri: `file:///corpus/${i}.jpg`,
+      contentHash: `${i}-1`,
+      width: 10,
+      height: 10,
+      modelId,
+      ingestedAt: '2026-01-02T03:04:05.000Z',
+      metadata: { n: i },
+      vector: vector.map((x) => x / norm),
+    };
+  });
 }

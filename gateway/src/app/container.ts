@@ -13,6 +13,7 @@ import {
 import { ImageUrlFetcher } from '../image-url/image-url-fetcher';
 import { IngestService } from '../services/ingest-service';
 import { ItemService } from '../services/item-service';
+import { OriginalImages } from '../services/original-image';
 import { SearchService } from '../services/search-service';
 import { StatusService } from '../services/status-service';
 import { ThumbnailService } from '../services/thumbnail-service';
@@ -125,10 +126,11 @@ export function createContainer(config: AppConfig, options: ContainerOptions = {
       maxBytes: config.imageUrl.maxBytes,
       maxInflightBytes: config.imageUrl.maxInflightBytes,
     });
+  const originals = new OriginalImages({ allowedRoots: config.ingest.roots, logger });
   const thumbnails = new ThumbnailService({
     cacheDir: dataPaths(config.dataDir).thumbnails,
     maxPixels: config.embedder.maxImagePixels,
-    allowedRoots: config.ingest.roots,
+    originals,
     logger,
   });
   const services: GatewayServices = {
@@ -138,7 +140,7 @@ export function createContainer(config: AppConfig, options: ContainerOptions = {
       imageUrlFetcher,
       maxImageUrls: config.imageUrl.maxPerRequest,
     }),
-    items: new ItemService(backends, thumbnails),
+    items: new ItemService(backends, thumbnails, originals),
     thumbnails,
     ingest: new IngestService(backends),
     status: new StatusService(backends),

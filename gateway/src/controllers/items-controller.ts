@@ -119,8 +119,7 @@ export class ItemsController extends Controller {
   @SuccessResponse(200, 'The original image')
   @Response<Problem>(422, 'A path or query parameter out of range', undefined, PROBLEM_JSON)
   public async getImage(@Path() id: string, @Request() req: ExpressRequest): Promise<void> {
-    const item = await this.items.get(id);
-    await sendFile(req, await this.thumbnails.openOriginal(item), IMAGE_CACHE_CONTROL);
+    await sendFile(req, await this.items.original(id), IMAGE_CACHE_CONTROL);
   }
 
   /**

@@ -31,14 +31,27 @@ export interface OriginalImageAccess {
 }
 
 /**
- * Opens the original behind a `file://` item. The file must still lie inside the allowed roots once every
- * link on its path is resolved (a folder swapped for a symlink after indexing must not lead outside), and
- * must still be a regular file. Outside the roots is answered like a missing file, so that a caller learns
- * nothing about what lies there; the operator gets a warning.
+ * The originals behind `file://` items, opened for `/image` and for thumbnails. A file must still lie inside
+ * the allowed roots once every link on its path is resolved (a folder swapped for a symlink after indexing
+ * must not lead outside), and must still be a regular file. Outside the roots is answered like a missing
+ * file, so that a caller learns nothing about what lies there; the operator gets a warning. The roots' real
+ * paths are resolved once, not on every request (a results page asks for dozens of thumbnails).
  */
-export async function openOriginalImage(
+export class OriginalImages {
+  private roots: Promise<string[]> | undefined;
+
+  constructor(private readonly access: OriginalImageAccess) {}
+
+  async open(item: ItemRecord): Promise<OriginalImage> {
+    this.roots ??= realRoots(this.access.allowedRoots);
+    return openOriginalImage(item, await this.roots, this.access.logger);
+  }
+}
+
+async function openOriginalImage(
   item: ItemRecord,
-  access: OriginalImageAccess,
+  realAllowedRoots: readonly string[],
+  logger: Logger,
 ): Promise<OriginalImage> {
   if (!item.uri.startsWith('file:'))
     throw new NotFoundError(
@@ -47,10 +60,10 @@ export async function openOriginalImage(
   const gone = (why: string) => new NotFoundError(`The original of item ${item.id} is gone (${why})`);
   let handle: fsp.FileHandle;
   try {
-    handle = await openConfinedFile(fileURLToPath(item.uri), await realRoots(access.allowedRoots));
+    handle = await openConfinedFile(fileURLToPath(item.uri), realAllowedRoots);
   } catch (error) {
     if (error instanceof ForbiddenSourceError) {
-      access.logger.warn('Refused to serve an original outside the allowed roots', {
+      logger.warn('Refused to serve an original outside the allowed roots', {
         itemId: item.id,
         uri: item.uri,
         reason: error.message,

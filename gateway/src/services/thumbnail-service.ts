@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { renderThumbnail, type ItemRecord, type Logger } from '@clip-search/core';
 import { PayloadTooLargeError } from '../http/http-errors';
-import { openOriginalImage, type OriginalImage } from './original-image';
+import type { OriginalImages } from './original-image';
 
 export interface ThumbnailServiceOptions {
   /** Where rendered thumbnails are kept (`<DATA_DIR>/thumbnails`). */
@@ -14,8 +14,8 @@ export interface ThumbnailServiceOptions {
   readonly maxPixels: number;
   /** Originals larger than this are not read for a thumbnail (default 256 MiB). */
   readonly maxSourceBytes?: number;
-  /** The folders originals may be read from (CORPUS_DIR and INGEST_ROOTS). */
-  readonly allowedRoots: readonly string[];
+  /** Where originals are read from, confined to the allowed roots. */
+  readonly originals: OriginalImages;
   readonly logger: Logger;
 }
 
@@ -57,14 +57,6 @@ export class ThumbnailService {
     return { data: await pending, contentType: 'image/jpeg', etag: `"${version}"` };
   }
 
-  /**
-   * Opens an item's original, confined to the allowed roots (see openOriginalImage): what a thumbnail is
-   * rendered from, and what `/image` streams.
-   */
-  openOriginal(item: ItemRecord): Promise<OriginalImage> {
-    return openOriginalImage(item, { allowedRoots: this.options.allowedRoots, logger: this.options.logger });
-  }
-
   /** Deletes every cached thumbnail of an item. */
   async forget(id: string): Promise<void> {
     const name = safeName(id);
@@ -79,7 +71,7 @@ export class ThumbnailService {
   private async readOrRender(item: ItemRecord, file: string): Promise<Buffer> {
     const cached = await fsp.readFile(file).catch(() => undefined);
     if (cached !== undefined) return cached;
-    const original = await this.openOriginal(item);
+    const original = await this.options.originals.open(item);
     let bytes: Buffer;
     try {
       if (original.size > this.maxSourceBytes)

@@ -3,39 +3,47 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
-// Layers of core/src, lowest first. A folder imports only folders of lower layers, type-only imports
-// included: core will be split into packages (contracts, CLIP, platform, adapters) and a package cannot
-// import one that depends on it. import-x/no-cycle sees cycles between files only; these zones also catch
-// the ones between folders. Folders of one layer are peers and do not import each other. core/src/index.ts,
-// the package's public surface, sits above every layer; so do the apps, which import only that surface.
-const CORE_LAYERS = [
-  ['errors'], // the ClipSearchError family, thrown by every layer
-  ['logging', 'metrics', 'sqlite'], // platform: winston, prom-client, durable SQLite
-  ['clip'], // pure CLIP: tokenizer, image decoding and preprocessing, ImageInput
-  ['model'], // manifests, the catalog, download, resolving a model folder (ModelLocation)
-  ['embedder', 'vector-store'], // the ports and their adapters (ONNX Runtime, Triton, SQLite + HNSW)
-  ['ingest'], // ingestion pipeline and queue, over both ports
-  ['image'], // thumbnails
-  ['config'], // the environment table mapped into AppConfig: may import anything below it
-];
+// Folders within a package, lowest first. A folder imports only folders of lower layers (type-only imports
+// included); folders of one layer are peers and do not import each other. Packages themselves are layered
+// by their package.json dependencies (pnpm's strict node_modules lets a package import only what it
+// declares, and tsc -b refuses cyclic references); these zones do the same for the folders inside one.
+// import-x/no-cycle sees cycles between files only; the zones also catch the ones between folders.
+const FOLDER_LAYERS = {
+  'packages/contracts/src': [
+    ['errors'], // the ClipSearchError family, thrown by every layer
+    ['image', 'model'], // value types: ImageInput and its limits, ModelManifest, ModelLocation
+    ['embedder', 'vector-store'], // the Embedder, InferenceBackend and VectorStore ports and their rules
+    ['ingest'], // IngestQueue and ObjectSource, over VectorStore's types
+    ['testing'], // kits for tests of any implementation
+  ],
+  'packages/platform/src': [['config', 'logging', 'metrics']],
+  'packages/clip/src': [
+    ['tokenizer', 'image'], // the tokenizer; decoding, preprocessing and thumbnails
+    ['model'], // manifests on disk, the catalog, download, resolving a model folder
+    ['embedder'], // ClipEmbedder: tokenizer + preprocessing + any InferenceBackend
+    ['testing'], // golden fixtures and the InferenceBackend conformance suite
+  ],
+};
 
 /** One `import-x/no-restricted-paths` zone per folder: it may not import its peers or anything above. */
-const coreLayerZones = CORE_LAYERS.flatMap((layer, level) => {
-  const below = CORE_LAYERS.slice(0, level).flat();
-  const notBelow = CORE_LAYERS.slice(level).flat();
-  return layer.flatMap((folder) => {
-    const from = notBelow.filter((f) => f !== folder).map((f) => `core/src/${f}`);
-    if (from.length === 0) return [];
-    const allowed = below.length === 0 ? 'no other folder' : `only ${below.map((f) => `${f}/`).join(', ')}`;
-    return [
-      {
-        target: `core/src/${folder}`,
-        from,
-        message: `Layering of core (eslint.config.mjs): ${folder}/ may import ${allowed}.`,
-      },
-    ];
-  });
-});
+const folderLayerZones = Object.entries(FOLDER_LAYERS).flatMap(([root, layers]) =>
+  layers.flatMap((layer, level) => {
+    const below = layers.slice(0, level).flat();
+    const notBelow = layers.slice(level).flat();
+    return layer.flatMap((folder) => {
+      const from = notBelow.filter((f) => f !== folder).map((f) => `${root}/${f}`);
+      if (from.length === 0) return [];
+      const allowed = below.length === 0 ? 'no other folder' : `only ${below.map((f) => `${f}/`).join(', ')}`;
+      return [
+        {
+          target: `${root}/${folder}`,
+          from,
+          message: `Layering of ${root} (eslint.config.mjs): ${folder}/ may import ${allowed}.`,
+        },
+      ];
+    });
+  }),
+);
 
 export default tseslint.config(
   {
@@ -81,25 +89,33 @@ export default tseslint.config(
     },
   },
   {
-    files: ['core/src/**/*.ts'],
+    files: ['packages/*/src/**/*.ts'],
     rules: {
-      'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: coreLayerZones }],
+      'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: folderLayerZones }],
     },
   },
   {
-    files: ['core/**/*.ts'],
+    // Everything reaches another package through its name (and its exports map), never through its files:
+    // that is what keeps pnpm's and tsc's boundaries the only ones.
+    files: ['**/*.ts'],
+    ignores: ['jest.config.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
             {
-              group: ['@clip-search/*', '!@clip-search/core', '!@clip-search/protos'],
-              message: 'core depends on no app.',
+              group: [
+                '**/packages/*/src/**',
+                '**/packages/*/dist/**',
+                '**/gateway/src/**',
+                '**/gateway/dist/**',
+              ],
+              message: "Import the package by name ('@clip-search/…'), not its files.",
             },
             {
-              group: ['**/gateway/**', '**/ingest-worker/**', '**/cli/**'],
-              message: 'core depends on no app.',
+              group: ['**/jest/**'],
+              message: 'jest/ holds Jest setup files; jest.config.ts loads them.',
             },
           ],
         },
@@ -107,17 +123,41 @@ export default tseslint.config(
     },
   },
   {
-    files: ['gateway/**/*.ts', 'ingest-worker/**/*.ts', 'cli/**/*.ts'],
+    // Backend clients live in their adapter package and nowhere else.
+    files: [
+      'gateway/**/*.ts',
+      'ingest-worker/**/*.ts',
+      'cli/**/*.ts',
+      'packages/{contracts,platform,clip,ingest,config}/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['**/core/src/**'], message: "Import '@clip-search/core', not its files." },
-            { group: ['**/gateway/src/**'], message: "Import '@clip-search/gateway', not its files." },
             {
-              group: ['onnxruntime-node', '@grpc/*', 'usearch', 'better-sqlite3', '@zilliz/*'],
-              message: 'Backend clients are imported only by core adapters.',
+              group: [
+                '**/packages/*/src/**',
+                '**/packages/*/dist/**',
+                '**/gateway/src/**',
+                '**/gateway/dist/**',
+              ],
+              message: "Import the package by name ('@clip-search/…'), not its files.",
+            },
+            {
+              group: [
+                'onnxruntime-node',
+                '@grpc/*',
+                'usearch',
+                'hnswlib-node',
+                'better-sqlite3',
+                '@zilliz/*',
+                'bullmq',
+                'ioredis',
+                '@aws-sdk/*',
+              ],
+              message:
+                'A backend client is imported only by its adapter package (packages/embedder-*, store-*, queue-*, source-*).',
             },
           ],
         },
@@ -141,19 +181,9 @@ export default tseslint.config(
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    files: ['**/test/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/test/**/*.ts', '**/src/testing/**/*.ts', 'packages/kserve-fixture/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
-    },
-  },
-  {
-    // Benchmarks measure the product through its package, as a user's code would use it.
-    files: ['bench/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [{ group: ['**/core/src/**'], message: "Import '@clip-search/core', not its files." }] },
-      ],
     },
   },
 );

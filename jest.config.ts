@@ -5,15 +5,21 @@ import type { Config } from 'jest';
 const config: Config = {
   testEnvironment: 'node',
   roots: [
-    '<rootDir>/core',
+    '<rootDir>/packages',
     '<rootDir>/cli',
     '<rootDir>/gateway',
     '<rootDir>/ingest-worker',
     '<rootDir>/protos',
+    '<rootDir>/triton-model-repo',
   ],
   testMatch: ['**/test/**/*.test.ts'],
+  // Workspace packages resolve to their TypeScript sources (the "source" export condition), so tests
+  // never run a stale dist/. Imports written with .js (ESM-style dynamic imports) find the .ts file.
+  testEnvironmentOptions: { customExportConditions: ['source', 'node', 'node-addons'] },
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
   // Node's own typed arrays in every test realm (onnxruntime-node's tensors; see the file).
-  setupFiles: ['<rootDir>/core/test/helpers/node-realm-typed-arrays.ts'],
+  setupFiles: ['<rootDir>/jest/node-realm-typed-arrays.ts'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

@@ -9,7 +9,9 @@
  * Rounds alternate between the contenders so that a noisy neighbour hits both alike.
  */
 import { parseArgs } from 'node:util';
-import { createOnnxEmbedder, loadConfig, type ClipEmbedder } from '@clip-search/core';
+import { createOnnxEmbedder } from '@clip-search/embedder-onnx';
+import { loadConfig } from '@clip-search/config';
+import { type ClipEmbedder } from '@clip-search/clip';
 import { caltechImages, caltechPrompts, syntheticVitB32 } from './lib/shared-data';
 import { median, printTable } from './lib/table';
 

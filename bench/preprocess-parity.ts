@@ -11,8 +11,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import sharp from '../core/node_modules/sharp';
-import { CLIP_MEAN, CLIP_STD, ImagePreprocessor } from '@clip-search/core';
+import sharp from 'sharp';
+import { CLIP_MEAN, CLIP_STD, ImagePreprocessor } from '@clip-search/clip';
 
 const root = path.resolve(__dirname, '..');
 const photos = path.join(root, 'demo/photos');

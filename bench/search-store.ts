@@ -12,12 +12,11 @@ import { parseArgs } from 'node:util';
 
 import {
   type EmbeddedVectorStore,
-  type MetadataFilter,
   openEmbeddedVectorStore,
   type SearchPlan,
-  type VectorItem,
-} from '@clip-search/core';
-import { exactTopK, lowRankUnitVectors, quantile, recall, rowOf } from './lib/random-vectors';
+} from '@clip-search/store-embedded';
+import { type MetadataFilter, type VectorItem } from '@clip-search/contracts';
+import { exactTopK, lowRankUnitVectors, quantile, recall, rowOf } from '@clip-search/contracts/testing';
 
 export const BENCH_MODEL_ID = 'bench-low-rank-512';
 export const BENCH_DIM = 512;

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { resolveModelContract } from '@clip-search/core';
+import { resolveModelContract } from '@clip-search/clip';
 import { freePort, startGatewayProcess, stopGatewayProcess, waitReady } from './lib/gateway-process';
 import { caltechPrompts, REPO_ROOT, syntheticVitB32 } from './lib/shared-data';
 import { printTable } from './lib/table';

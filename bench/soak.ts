@@ -28,7 +28,7 @@ import {
   stopGatewayProcess,
   waitReady,
 } from './lib/gateway-process';
-import { seededRandom } from './lib/random-vectors';
+import { seededRandom } from '@clip-search/contracts/testing';
 import { REPO_ROOT } from './lib/shared-data';
 import { printTable } from './lib/table';
 

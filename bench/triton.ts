@@ -14,15 +14,11 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import {
-  OnnxInferenceBackend,
-  resolveModelDir,
-  tritonConfig,
-  TritonInferenceBackend,
-  type InferenceBackend,
-  type ResolvedModel,
-} from '@clip-search/core';
-import { seededRandom } from './lib/random-vectors';
+import { OnnxInferenceBackend } from '@clip-search/embedder-onnx';
+import { resolveModelDir } from '@clip-search/clip';
+import { tritonConfig, TritonInferenceBackend } from '@clip-search/embedder-triton';
+import { type InferenceBackend, type ResolvedModel } from '@clip-search/contracts';
+import { seededRandom } from '@clip-search/contracts/testing';
 
 const ROOT = path.resolve(__dirname, '..');
 const TINY_CLIP = path.join(ROOT, 'fixtures/models/tiny-clip');
@@ -87,9 +83,9 @@ async function startServer(
   threads: number,
 ): Promise<ServerProcess> {
   const child = fork(
-    path.join(__dirname, '_kserve-server-process.ts'),
+    require.resolve('@clip-search/kserve-fixture/serve-process'),
     [model.visionPath, model.textPath, String(maxBatchSize), String(threads)],
-    { execArgv: ['--require', require.resolve('tsx/cjs')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (message: { url: string }) => {

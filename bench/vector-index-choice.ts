@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 // Both libraries are dependencies of core (only core's adapter may import a backend): reach them there.
-import hnswlib from '../core/node_modules/hnswlib-node';
-import usearch, { type Index as UsearchIndex } from '../core/node_modules/usearch';
+import hnswlib from 'hnswlib-node';
+import usearch, { type Index as UsearchIndex } from 'usearch';
 
 import {
   exactTopK,
@@ -25,7 +25,7 @@ import {
   randomUnitVectors,
   recall,
   rowOf,
-} from './lib/random-vectors';
+} from '@clip-search/contracts/testing';
 
 /** `low-rank`: structured like real embeddings (see lowRankUnitVectors); `uniform`: the worst case. */
 type Data = 'low-rank' | 'uniform';

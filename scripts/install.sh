@@ -26,6 +26,10 @@ else
   pnpm install
 fi
 
+# Compile every package to dist/ (tsc -b: incremental, in dependency order). The CLI and the gateway run
+# the compiled JavaScript; tsx is for development only.
+pnpm build
+
 # The pre-commit hook (package.json "simple-git-hooks": Prettier and ESLint on the staged files, then the
 # typecheck). Only where this folder is the top of a git work tree, and not in CI: CI runs in a fresh clone
 # where nobody commits, a tarball or container build has no .git, and a copy vendored inside another

@@ -16,9 +16,9 @@
 import { copyFile, link, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../core/src/config/config';
-import type { ResolvedModel } from '../core/src/model/model-manifest';
-import { resolveModel, resolveModelDir } from '../core/src/model/model-resolver';
+import { loadConfig } from '@clip-search/config';
+import type { ResolvedModel } from '@clip-search/contracts';
+import { resolveModel, resolveModelDir } from '@clip-search/clip';
 import { checkTowerConfig, MODEL_REPO_DIR, readTowerConfig, type Tower, TOWER_MODELS } from './repo-config';
 
 export interface PlaceModelsOptions {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ModelManifest } from '../core/src/model/model-manifest';
+import type { ModelManifest } from '@clip-search/contracts';
 import { type PbMessage, type PbValue, parsePbtxt } from './pbtxt';
 
 /** This folder. */

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the TypeScript sources directly (tsx compiles on load, with a disk cache), so there is no build step.
-// The gateway's controllers use TypeScript decorators, which tsx compiles only with the repository's
-// tsconfig (experimentalDecorators): name it, so `clip-search serve` works from any directory.
-process.env.TSX_TSCONFIG_PATH ??= require('node:path').join(__dirname, '../../tsconfig.json');
-require('tsx/cjs');
-require('../src/main.ts');
+// Runs the compiled CLI (dist/, built by `pnpm build`, which the install script runs). For development
+// on the TypeScript sources without a build: `pnpm dev:cli <command>` (tsx with the "source" condition).
+try {
+  require.resolve('../dist/main.js');
+} catch {
+  process.stderr.write('clip-search: not built yet; run `pnpm build` (or ./scripts/install.sh) first\n');
+  process.exit(70);
+}
+require('../dist/main.js');

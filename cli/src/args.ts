@@ -6,7 +6,7 @@ export function parseCommandArgs<const O extends NonNullable<ParseArgsConfig['op
   args: string[],
   options: O,
   allowPositionals = true,
-) {
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: boolean; strict: true }>> {
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (error) {

@@ -1,4 +1,5 @@
-import { ClipSearchError, readEnv } from '@clip-search/core';
+import { ClipSearchError } from '@clip-search/contracts';
+import { readEnv } from '@clip-search/config';
 
 /** An error answer of the server, as its problem details describe it. */
 export class ServerProblemError extends ClipSearchError {

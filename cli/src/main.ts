@@ -1,14 +1,5 @@
-import { ClipSearchError, ConfigError } from '@clip-search/core';
+import { ClipSearchError, ConfigError } from '@clip-search/contracts';
 import { UsageError } from './cli-error';
-import { apikeyCommand } from './commands/apikey-command';
-import { configCommand } from './commands/config-command';
-import { embedCommand } from './commands/embed-command';
-import { ingestCommand } from './commands/ingest-command';
-import { preprocessCommand } from './commands/preprocess-command';
-import { searchCommand } from './commands/search-command';
-import { serveCommand } from './commands/serve-command';
-import { storeCommand } from './commands/store-command';
-import { tokenizeCommand } from './commands/tokenize-command';
 
 const USAGE = `Usage: clip-search <command> [options]
 
@@ -31,16 +22,20 @@ CLIP_SEARCH_API_KEY when the server needs one.
 
 type Command = (args: string[]) => Promise<void> | void;
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  tokenize: tokenizeCommand,
-  preprocess: preprocessCommand,
-  embed: embedCommand,
-  config: configCommand,
-  serve: serveCommand,
-  ingest: ingestCommand,
-  search: searchCommand,
-  store: storeCommand,
-  apikey: apikeyCommand,
+/**
+ * Each command's module is loaded when it runs, not before: `search` and `--help` only talk HTTP or print,
+ * and must not pay for loading ONNX Runtime, sharp, SQLite or Express (see `pnpm bench startup`).
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  tokenize: async () => (await import('./commands/tokenize-command.js')).tokenizeCommand,
+  preprocess: async () => (await import('./commands/preprocess-command.js')).preprocessCommand,
+  embed: async () => (await import('./commands/embed-command.js')).embedCommand,
+  config: async () => (await import('./commands/config-command.js')).configCommand,
+  serve: async () => (await import('./commands/serve-command.js')).serveCommand,
+  ingest: async () => (await import('./commands/ingest-command.js')).ingestCommand,
+  search: async () => (await import('./commands/search-command.js')).searchCommand,
+  store: async () => (await import('./commands/store-command.js')).storeCommand,
+  apikey: async () => (await import('./commands/apikey-command.js')).apikeyCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -49,10 +44,28 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  if (command === undefined) throw new UsageError(`unknown command '${name}' (try --help)`);
+  const load = COMMANDS[name];
+  if (load === undefined) throw new UsageError(`unknown command '${name}' (try --help)`);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(commandUsage(name));
+    return 0;
+  }
+  const command = await load();
   await command(args);
   return 0;
+}
+
+/** `clip-search COMMAND --help`: the command's lines of the usage, and the notes that apply to all. */
+function commandUsage(name: string): string {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((line) => line.startsWith(`  ${name} `) || line === `  ${name}`);
+  const own = [lines[start] ?? ''];
+  for (const line of lines.slice(start + 1)) {
+    if (!/^ {6,}/.test(line)) break; // a continuation line is indented past the command column
+    own.push(line);
+  }
+  const notes = lines.slice(lines.findIndex((line) => line.startsWith('Options for every')));
+  return ['Usage: clip-search ' + (own[0] ?? '').trim(), ...own.slice(1), '', ...notes].join('\n');
 }
 
 /** Bad input gets one line on stderr and a non-zero exit; a stack trace only for real bugs. */

@@ -1,4 +1,5 @@
-import { loadConfig, resolveModelContract, type AppConfig, type ModelContract } from '@clip-search/core';
+import { loadConfig, type AppConfig } from '@clip-search/config';
+import { resolveModelContract, type ModelContract } from '@clip-search/clip/model';
 
 /** The shared `--model-dir DIR` flag; it overrides CLIP_MODEL_DIR. */
 export const MODEL_DIR_OPTION = { 'model-dir': { type: 'string' } } as const;

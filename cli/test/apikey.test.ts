@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { loadConfig } from '@clip-search/core';
+import { loadConfig } from '@clip-search/config';
 import { startTestServer } from '../../gateway/test/helpers/gateway-harness';
 import { runCli as run } from './helpers/run-cli';
 

@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openEmbeddedVectorStore } from '@clip-search/core';
-import { damageLeafPages, distinctItems } from '../../core/test/helpers/damaged-store';
+import { openEmbeddedVectorStore } from '@clip-search/store-embedded';
+import { damageLeafPages, distinctItems } from '@clip-search/store-embedded/testing';
 import { ROOT, runCli as run, TINY, type CliRun } from './helpers/run-cli';
 
 // Each case starts a Node process that compiles the CLI (tsx) and loads a model: allow for a busy machine.

@@ -2,7 +2,8 @@
  * The gateway process: `node -r tsx/cjs gateway/src/main.ts` (or `clip-search serve`). Configuration is
  * the environment (see `clip-search config`); logs are JSON lines on stderr.
  */
-import { ClipSearchError, ConfigError, loadConfig } from '@clip-search/core';
+import { ClipSearchError, ConfigError } from '@clip-search/contracts';
+import { loadConfig } from '@clip-search/config';
 import { serveUntilSignal } from './server';
 
 async function main(): Promise<number> {

@@ -2,13 +2,8 @@ import fsp from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import {
-  ClipSearchError,
-  ConfigError,
-  dataPaths,
-  type AppConfig,
-  type IngestJobStatus,
-} from '@clip-search/core';
+import { ClipSearchError, ConfigError, type IngestJobStatus } from '@clip-search/contracts';
+import { dataPaths, type AppConfig } from '@clip-search/config';
 import { createApp } from './app/create-app';
 import { createContainer, type ContainerOptions, type GatewayContainer } from './app/container';
 import { prepareDataDir } from './app/data-dir';

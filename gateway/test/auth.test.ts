@@ -1,11 +1,11 @@
+import { ConfigError } from '@clip-search/contracts';
 import {
-  ConfigError,
   formatApiKeyEntry,
   generateApiKey,
   hashApiKey,
   loadConfig,
   type ApiScope,
-} from '@clip-search/core';
+} from '@clip-search/config';
 import request from 'supertest';
 import { startTestServer, type TestServer } from './helpers/gateway-harness';
 import { sendPartialUpload } from './helpers/partial-upload';

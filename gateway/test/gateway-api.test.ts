@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createOnnxEmbedder, loadConfig } from '@clip-search/core';
+import { createOnnxEmbedder } from '@clip-search/embedder-onnx';
+import { loadConfig } from '@clip-search/config';
 import request from 'supertest';
 import {
   CORPUS_BROKEN,

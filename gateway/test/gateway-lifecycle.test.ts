@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ModelLoadError } from '@clip-search/core';
+import { ModelLoadError } from '@clip-search/contracts';
 import request from 'supertest';
 import { openEmbeddedBackends } from '../src/app/container';
 import { PHOTOS, startTestServer, type TestServer } from './helpers/gateway-harness';

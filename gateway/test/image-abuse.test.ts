@@ -1,8 +1,8 @@
 import http from 'node:http';
 import os from 'node:os';
-import { ClipEmbedder } from '@clip-search/core';
+import { ClipEmbedder } from '@clip-search/clip';
 import request from 'supertest';
-import { flatGreyPng } from '../../core/test/helpers/flat-png';
+import { flatGreyPng } from '@clip-search/contracts/testing';
 import { startTestServer, type TestServer } from './helpers/gateway-harness';
 
 jest.setTimeout(60_000);

@@ -1,5 +1,7 @@
 import path from 'node:path';
-import { createOnnxEmbedder, loadConfig, type Embedder } from '@clip-search/core';
+import { createOnnxEmbedder } from '@clip-search/embedder-onnx';
+import { loadConfig } from '@clip-search/config';
+import { type Embedder } from '@clip-search/contracts';
 import { ValidationFailedError, ZeroQueryError } from '../src/http/http-errors';
 import { combineWeighted } from '../src/services/query-vector';
 

@@ -1,4 +1,4 @@
-import { formatApiKeyEntry, generateApiKey, hashApiKey } from '@clip-search/core';
+import { formatApiKeyEntry, generateApiKey, hashApiKey } from '@clip-search/config';
 import request from 'supertest';
 import { startTestServer, type TestServer } from './helpers/gateway-harness';
 import { sendPartialUpload } from './helpers/partial-upload';

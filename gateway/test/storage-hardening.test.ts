@@ -6,18 +6,20 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   ConfigError,
-  dataPaths,
-  DamagedStoreError,
   ForbiddenSourceError,
   itemIdForUri,
-  openEmbeddedVectorStore,
-  recoverEmbeddedStore,
-  resolveFileSource,
   type SourceObject,
   type VectorItem,
-} from '@clip-search/core';
+} from '@clip-search/contracts';
+import { dataPaths } from '@clip-search/config';
+import {
+  DamagedStoreError,
+  openEmbeddedVectorStore,
+  recoverEmbeddedStore,
+} from '@clip-search/store-embedded';
+import { resolveFileSource } from '@clip-search/source-local';
 import request from 'supertest';
-import { damageLeafPages, distinctItems } from '../../core/test/helpers/damaged-store';
+import { damageLeafPages, distinctItems } from '@clip-search/store-embedded/testing';
 import { folderUri, makeCorpus, PHOTOS, startTestServer, waitForJob } from './helpers/gateway-harness';
 
 // Each server loads tiny-clip; a store open runs quick_check in a child process: allow for a busy machine.

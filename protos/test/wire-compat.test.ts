@@ -12,7 +12,7 @@
  * same definition the client and the fixture server use), decoded here with a small reader of the protobuf
  * wire format so that oneof membership and map entries are seen exactly as declared.
  */
-import { loadKServeProto } from '../../core/src/embedder/triton/kserve-proto';
+import { loadKServeProto } from '@clip-search/protos';
 
 // ---------------------------------------------------------------------------------------------------------
 // Triton's definitions (transcribed). Type notation: a scalar type name, a fully qualified message or enum

@@ -5,7 +5,7 @@ import {
   generateApiKey,
   hashApiKey,
   type ApiScope,
-} from '@clip-search/core';
+} from '@clip-search/config';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
 import { API_KEY_VARIABLE } from '../gateway-client';

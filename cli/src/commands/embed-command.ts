@@ -1,4 +1,4 @@
-import { createEmbedder } from '@clip-search/core';
+import { createEmbedder } from '@clip-search/gateway/create-embedder';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
 import { configWithModelDir, MODEL_DIR_OPTION } from '../model-options';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ClipSearchError } from '@clip-search/core';
+import { ClipSearchError } from '@clip-search/contracts';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
 import { GatewayClient, serverUrl, URL_OPTION } from '../gateway-client';

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { ImagePreprocessor } from '@clip-search/core';
+import { ImagePreprocessor } from '@clip-search/clip';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
 import { configWithModelDir, MODEL_DIR_OPTION, selectedModel } from '../model-options';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '@clip-search/core';
+import { loadConfig } from '@clip-search/config';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
 import type * as Gateway from '@clip-search/gateway';

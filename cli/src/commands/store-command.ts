@@ -1,14 +1,8 @@
 import path from 'node:path';
-import {
-  BackendUnavailableError,
-  checkEmbeddedStore,
-  dataPaths,
-  DamagedStoreError,
-  InvalidInputError,
-  loadConfig,
-  recoverEmbeddedStore,
-  type SqliteCheck,
-} from '@clip-search/core';
+import { BackendUnavailableError, InvalidInputError } from '@clip-search/contracts';
+import { checkEmbeddedStore, DamagedStoreError, recoverEmbeddedStore } from '@clip-search/store-embedded';
+import { dataPaths, loadConfig } from '@clip-search/config';
+import { type SqliteCheck } from '@clip-search/sqlite';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
 

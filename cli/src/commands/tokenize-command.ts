@@ -1,4 +1,4 @@
-import { ClipTokenizer } from '@clip-search/core';
+import { ClipTokenizer } from '@clip-search/clip/tokenizer';
 import { parseCommandArgs } from '../args';
 import { UsageError } from '../cli-error';
 import { configWithModelDir, MODEL_DIR_OPTION, selectedModel } from '../model-options';

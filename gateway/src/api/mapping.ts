@@ -4,7 +4,7 @@ import {
   type ItemRecord,
   type MetadataFilter,
   type SearchHit,
-} from '@clip-search/core';
+} from '@clip-search/contracts';
 import type { DetachedPayloads } from '../http/detached-payloads';
 import { ValidationFailedError } from '../http/http-errors';
 import { childPath } from '../http/json-shape';

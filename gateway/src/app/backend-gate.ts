@@ -3,7 +3,7 @@ import {
   type Embedder,
   type IngestQueue,
   type VectorStore,
-} from '@clip-search/core';
+} from '@clip-search/contracts';
 
 /** The model and storage the services work through, opened together (they depend on each other). */
 export interface Backends {

@@ -1,15 +1,9 @@
-import {
-  createEmbedder,
-  dataPaths,
-  createLogger,
-  Metrics,
-  EmbeddedIngestQueue,
-  IngestPipeline,
-  SourceResolver,
-  openEmbeddedVectorStore,
-  type AppConfig,
-  type Logger,
-} from '@clip-search/core';
+import { createEmbedder } from './create-embedder';
+import { dataPaths, type AppConfig } from '@clip-search/config';
+import { createLogger, Metrics, type Logger } from '@clip-search/platform';
+import { EmbeddedIngestQueue } from '@clip-search/queue-embedded';
+import { IngestPipeline, SourceResolver } from '@clip-search/ingest';
+import { openEmbeddedVectorStore } from '@clip-search/store-embedded';
 import { ImageUrlFetcher } from '../image-url/image-url-fetcher';
 import { IngestService } from '../services/ingest-service';
 import { ItemService } from '../services/item-service';

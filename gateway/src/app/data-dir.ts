@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '@clip-search/core';
+import { ConfigError } from '@clip-search/contracts';
 
 /**
  * Makes sure DATA_DIR is a folder this process can write, before anything is opened in it, and turns every

@@ -1,4 +1,4 @@
-import type { Metadata } from '@clip-search/core';
+import type { Metadata } from '@clip-search/contracts';
 import {
   Body,
   Controller,

@@ -1,4 +1,4 @@
-import { BackendUnavailableError } from '@clip-search/core';
+import { BackendUnavailableError } from '@clip-search/contracts';
 import { Controller, Get, Response, Route, Security, Tags } from '@tsoa/runtime';
 import type { Health, ReadyStatus, Stats } from '../api/status-models';
 import { PROBLEM_JSON, type Problem } from '../http/problem';

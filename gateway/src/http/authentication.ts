@@ -6,7 +6,7 @@ import {
   type ApiKeyEntry,
   type ApiScope,
   type AppConfig,
-} from '@clip-search/core';
+} from '@clip-search/config';
 import type { Request, RequestHandler, Response } from 'express';
 import { closeAfterResponse } from './early-refusal';
 import { AuthenticationRequiredError, InsufficientScopeError, InvalidApiKeyError } from './http-errors';

@@ -1,4 +1,5 @@
-import { BackendUnavailableError, ClipSearchError, type Logger } from '@clip-search/core';
+import { BackendUnavailableError, ClipSearchError } from '@clip-search/contracts';
+import { type Logger } from '@clip-search/platform';
 import { ValidateError } from '@tsoa/runtime';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { clientClosed } from './client-abort';

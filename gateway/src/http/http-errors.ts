@@ -1,4 +1,4 @@
-import { ClipSearchError } from '@clip-search/core';
+import { ClipSearchError } from '@clip-search/contracts';
 
 /** One invalid field of a request, as listed in a validation problem's `errors`. */
 export interface FieldError {

@@ -1,4 +1,4 @@
-import type { ClipSearchError } from '@clip-search/core';
+import type { ClipSearchError } from '@clip-search/contracts';
 import type { FieldError } from './http-errors';
 
 /**

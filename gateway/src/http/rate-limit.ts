@@ -1,4 +1,4 @@
-import type { AppConfig, RateLimitPolicy } from '@clip-search/core';
+import type { AppConfig, RateLimitPolicy } from '@clip-search/config';
 import type { Request, RequestHandler } from 'express';
 import { closeAfterResponse } from './early-refusal';
 import { RateLimitedError } from './http-errors';

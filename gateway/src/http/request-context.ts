@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { ApiScope, Logger, Metrics } from '@clip-search/core';
+import type { ApiScope } from '@clip-search/config';
+import type { Logger, Metrics } from '@clip-search/platform';
 import type { Request, RequestHandler, Response } from 'express';
 import type { DetachedPayloads } from './detached-payloads';
 import type { RouteTable } from './route-table';

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { LookupFunction } from 'node:net';
-import { BackendUnavailableError, ClipSearchError } from '@clip-search/core';
+import { BackendUnavailableError, ClipSearchError } from '@clip-search/contracts';
 import { addressPolicy, type AddressPolicy } from './address-policy';
 import { ByteBudget } from './byte-budget';
 

@@ -1,4 +1,4 @@
-import { metadataLimitViolations, type IngestJobStatus, type IngestRequest } from '@clip-search/core';
+import { metadataLimitViolations, type IngestJobStatus, type IngestRequest } from '@clip-search/contracts';
 import type { BackendGate } from '../app/backend-gate';
 import { NotFoundError, ValidationFailedError } from '../http/http-errors';
 

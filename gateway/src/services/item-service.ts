@@ -1,4 +1,4 @@
-import type { ItemRecord } from '@clip-search/core';
+import type { ItemRecord } from '@clip-search/contracts';
 import type { BackendGate } from '../app/backend-gate';
 import { NotFoundError } from '../http/http-errors';
 import type { OriginalImage, OriginalImages } from './original-image';

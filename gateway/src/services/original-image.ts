@@ -1,12 +1,8 @@
 import type fsp from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  ForbiddenSourceError,
-  openConfinedFile,
-  realRoots,
-  type ItemRecord,
-  type Logger,
-} from '@clip-search/core';
+import { ForbiddenSourceError, type ItemRecord } from '@clip-search/contracts';
+import { openConfinedFile, realRoots } from '@clip-search/source-local';
+import { type Logger } from '@clip-search/platform';
 import { NotFoundError } from '../http/http-errors';
 import { contentTypeOf } from './content-type';
 

@@ -4,9 +4,9 @@ import {
   MAX_RESULT_WINDOW,
   UnsupportedImageError,
   type MetadataFilter,
-  type Metrics,
   type SearchHit,
-} from '@clip-search/core';
+} from '@clip-search/contracts';
+import { type Metrics } from '@clip-search/platform';
 import type { BackendGate } from '../app/backend-gate';
 import { NotFoundError, ValidationFailedError } from '../http/http-errors';
 import type { ImageUrlDownloads, ImageUrlFetcher } from '../image-url/image-url-fetcher';

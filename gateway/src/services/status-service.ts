@@ -1,4 +1,4 @@
-import type { IngestState } from '@clip-search/core';
+import type { IngestState } from '@clip-search/contracts';
 import type { BackendGate } from '../app/backend-gate';
 
 export interface ComponentCheck {

@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { renderThumbnail, type ItemRecord, type Logger } from '@clip-search/core';
+import { renderThumbnail } from '@clip-search/clip';
+import { type ItemRecord } from '@clip-search/contracts';
+import { type Logger } from '@clip-search/platform';
 import { PayloadTooLargeError } from '../http/http-errors';
 import type { OriginalImages } from './original-image';
 

@@ -2,7 +2,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createLogger, loadConfig, Metrics, type Logger } from '@clip-search/core';
+import { createLogger, Metrics, type Logger } from '@clip-search/platform';
+import { loadConfig } from '@clip-search/config';
 import request from 'supertest';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/server';
 

@@ -1,0 +1,4 @@
+// @clip-search/contracts/testing: helpers for tests of this package and of its dependants.
+export * from './flat-png';
+export * from './random-vectors';
+export * from './store-fixtures';

@@ -1,0 +1,3 @@
+// The public surface of @clip-search/ingest.
+export * from './ingest-pipeline';
+export * from './source-resolver';

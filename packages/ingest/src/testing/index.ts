@@ -1,0 +1,2 @@
+// @clip-search/ingest/testing: helpers for tests of this package and of its dependants.
+export * from './ingest-test-kit';

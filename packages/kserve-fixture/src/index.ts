@@ -1,0 +1,2 @@
+// The public surface of @clip-search/kserve-fixture.
+export * from './kserve-fixture-server';

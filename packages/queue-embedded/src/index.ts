@@ -1,0 +1,2 @@
+// The public surface of @clip-search/queue-embedded.
+export * from './embedded-ingest-queue';

@@ -1,0 +1,3 @@
+// The public surface of @clip-search/sqlite.
+export * from './durable-sqlite';
+export * from './sqlite-check';

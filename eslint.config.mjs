@@ -84,7 +84,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-extraneous-class': 'off',
       'import-x/no-cycle': 'error',
-      // Layering: core depends on no app; an app never reaches into another app.
+      // Layering is enforced by the no-restricted-imports and no-restricted-paths rules below.
       'no-restricted-imports': 'off',
     },
   },

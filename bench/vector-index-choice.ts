@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-// Both libraries are dependencies of core (only core's adapter may import a backend): reach them there.
+// Both libraries are dependencies of the bench package for this comparison; in the product only
+// packages/store-embedded imports one, hnswlib-node (ESLint keeps backend clients in adapter packages).
 import hnswlib from 'hnswlib-node';
 import usearch, { type Index as UsearchIndex } from 'usearch';
 

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { Presets, SingleBar } from 'cli-progress';
 
 /** The counters of an ingest job, as GET /v1/ingest/{id} reports them. */
 export interface JobCounters {
@@ -13,30 +13,12 @@ export interface IngestProgress {
   stop(): void;
 }
 
-/** The part of cli-progress used here. */
-interface Bar {
-  start(total: number, value: number, payload?: Record<string, unknown>): void;
-  update(value: number, payload?: Record<string, unknown>): void;
-  setTotal(total: number): void;
-  stop(): void;
-}
-interface CliProgress {
-  SingleBar: new (options: Record<string, unknown>, preset?: unknown) => Bar;
-  Presets: { shades_classic: unknown };
-}
-
-/** cli-progress is a dependency of core, not of the CLI package (pnpm is strict): load it from there. */
-function loadCliProgress(): CliProgress {
-  return createRequire(require.resolve('@clip-search/core'))('cli-progress') as CliProgress;
-}
-
 /**
  * A redrawn bar on stderr for a person at a terminal; a line every `intervalMs` otherwise (CI logs,
  * pipes), where a redrawn bar would be noise. Stdout stays free for the job's JSON.
  */
 export function createIngestProgress(label: string, intervalMs = 5000): IngestProgress {
   if (process.stderr.isTTY) {
-    const { SingleBar, Presets } = loadCliProgress();
     const bar = new SingleBar(
       {
         stream: process.stderr,

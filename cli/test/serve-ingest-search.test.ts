@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BIN, PHOTOS, runCli as run, TINY } from './helpers/run-cli';
 
-// Every CLI run is a Node process compiling TypeScript (tsx) on a shared two-core machine.
+// Every CLI run is a Node process (the compiled CLI in dist/) loading a model on a shared two-core machine.
 jest.setTimeout(180_000);
 
 /** `clip-search serve` in the background; resolves with the URL it logs once listening. */

@@ -10,13 +10,22 @@ import { ROOT, runCli as run, TINY, type CliRun } from './helpers/run-cli';
 // Each case starts a Node process that compiles the CLI (tsx) and loads a model: allow for a busy machine.
 jest.setTimeout(180_000);
 
-/** The gateway's own entry point (what `node gateway/src/main.ts` deployments run). */
+/** The gateway's own entry point (what deployments run, compiled: `node gateway/dist/main.js`), from source. */
 function runGatewayMain(env: NodeJS.ProcessEnv): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['-r', 'tsx/cjs', path.join(ROOT, 'gateway/src/main.ts')],
-      { cwd: ROOT, env: { ...process.env, CLIP_MODEL_DIR: TINY, PORT: '0', ...env } },
+      ['--conditions=source', '--import', 'tsx', path.join(ROOT, 'gateway/src/main.ts')],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json'),
+          CLIP_MODEL_DIR: TINY,
+          PORT: '0',
+          ...env,
+        },
+      },
       (error, stdout, stderr) => {
         resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr });
       },

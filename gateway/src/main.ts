@@ -1,5 +1,5 @@
 /**
- * The gateway process: `node -r tsx/cjs gateway/src/main.ts` (or `clip-search serve`). Configuration is
+ * The gateway process: `node gateway/dist/main.js` (or `clip-search serve`). Configuration is
  * the environment (see `clip-search config`); logs are JSON lines on stderr.
  */
 import { ClipSearchError, ConfigError } from '@clip-search/contracts';

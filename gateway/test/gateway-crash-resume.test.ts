@@ -22,10 +22,13 @@ function startGateway(env: NodeJS.ProcessEnv): {
   url: Promise<string>;
   exit: Promise<number | null>;
 } {
-  const child = spawn(process.execPath, ['-r', 'tsx/cjs', MAIN], {
+  // The sources through tsx (ESM mode: the gateway loads some modules with import()), every workspace
+  // package through its "source" export, decorators through the repository's tsconfig.
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN], {
     cwd: ROOT,
     env: {
       ...process.env,
+      TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json'),
       CLIP_MODEL_DIR: TINY_CLIP,
       PORT: '0',
       LOG_FORMAT: 'json',

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ModelLoadError } from '@clip-search/contracts';
 import request from 'supertest';
-import { openEmbeddedBackends } from '../src/app/container';
+import { openEmbeddedBackends } from '../src/app/embedded-backends';
 import { PHOTOS, startTestServer, type TestServer } from './helpers/gateway-harness';
 
 jest.setTimeout(120_000);

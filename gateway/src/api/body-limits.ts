@@ -34,7 +34,7 @@ const SEARCH_DETACH: readonly DetachRule[] = [
   { key: 'vector', minLength: 64, placeholder: () => [0] },
 ];
 
-/** Every other JSON body (ingest): metadata may nest a little (see metadata-limits in core). */
+/** Every other JSON body (ingest): metadata may nest a little (metadata-limits in @clip-search/contracts). */
 const DEFAULT_SHAPE: JsonShapeLimits = {
   maxDepth: 8,
   maxValues: 4096,

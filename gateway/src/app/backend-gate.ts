@@ -1,9 +1,18 @@
+import type { AppConfig } from '@clip-search/config';
+import type { Logger, Metrics } from '@clip-search/platform';
 import {
   BackendUnavailableError,
   type Embedder,
   type IngestQueue,
   type VectorStore,
 } from '@clip-search/contracts';
+
+/** What opening the backends is given. */
+export interface BackendContext {
+  readonly config: AppConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
 
 /** The model and storage the services work through, opened together (they depend on each other). */
 export interface Backends {

@@ -1,9 +1,5 @@
-import { createEmbedder } from './create-embedder';
 import { dataPaths, type AppConfig } from '@clip-search/config';
 import { createLogger, Metrics, type Logger } from '@clip-search/platform';
-import { EmbeddedIngestQueue } from '@clip-search/queue-embedded';
-import { IngestPipeline, SourceResolver } from '@clip-search/ingest';
-import { openEmbeddedVectorStore } from '@clip-search/store-embedded';
 import { ImageUrlFetcher } from '../image-url/image-url-fetcher';
 import { IngestService } from '../services/ingest-service';
 import { ItemService } from '../services/item-service';
@@ -11,7 +7,7 @@ import { OriginalImages } from '../services/original-image';
 import { SearchService } from '../services/search-service';
 import { StatusService } from '../services/status-service';
 import { ThumbnailService } from '../services/thumbnail-service';
-import { BackendGate, type Backends } from './backend-gate';
+import { type BackendContext, BackendGate, type Backends } from './backend-gate';
 
 /** The services the controllers call. */
 export interface GatewayServices {
@@ -33,72 +29,22 @@ export interface GatewayContainer {
   close(): Promise<void>;
 }
 
-export interface BackendContext {
-  readonly config: AppConfig;
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-}
-
 export interface ContainerOptions {
   readonly logger?: Logger;
   /** Tests pass `new Metrics({ defaultMetrics: false })` to keep several apps in one process apart. */
   readonly metrics?: Metrics;
-  /** Opens the model, store and queue; default: embedded mode (see `openEmbeddedBackends`). */
+  /** Opens the model, store and queue; default: embedded mode (see embedded-backends.ts). */
   readonly openBackends?: (context: BackendContext) => Promise<Backends>;
   readonly imageUrlFetcher?: ImageUrlFetcher;
 }
 
 /**
- * Embedded mode: the embedder EMBEDDER asks for (ONNX Runtime in this process, or Triton over gRPC), the
- * on-disk vector store and the in-process ingest queue, all under DATA_DIR. Whatever opened is closed
- * again when a later step fails.
+ * Embedded mode, loaded when used: its SQLite and HNSW native modules stay unloaded in a gateway given
+ * other backends.
  */
-export async function openEmbeddedBackends({ config, logger, metrics }: BackendContext): Promise<Backends> {
-  const paths = dataPaths(config.dataDir);
-  const embedder = await createEmbedder(config, {
-    metrics,
-    logger,
-    progress: 'auto',
-    log: (message) => {
-      logger.info(message);
-    },
-  });
-  try {
-    const { id: modelId, dim } = embedder.info;
-    const store = await openEmbeddedVectorStore({
-      dir: paths.vectors,
-      dim,
-      modelId,
-      checkTimeoutMs: config.storeCheckTimeoutMs,
-      logger,
-    });
-    try {
-      const queue = await EmbeddedIngestQueue.open({
-        dataDir: paths.jobs,
-        pipeline: new IngestPipeline({ embedder, store, logger, metrics }),
-        sources: SourceResolver.localFolders(config.ingest.roots),
-        logger,
-      });
-      return {
-        embedder,
-        store,
-        queue,
-        embedderBackend: config.inference.kind,
-        storeKind: 'embedded',
-        close: async () => {
-          await queue.close();
-          await store.close();
-          await embedder.close();
-        },
-      };
-    } catch (error) {
-      await store.close();
-      throw error;
-    }
-  } catch (error) {
-    await embedder.close();
-    throw error;
-  }
+async function openEmbeddedBackends(context: BackendContext): Promise<Backends> {
+  const embedded = await import('./embedded-backends.js');
+  return embedded.openEmbeddedBackends(context);
 }
 
 /**

@@ -3,8 +3,8 @@ import type { FieldError } from './http-errors';
 
 /**
  * Problem `type` URIs are absolute and stable: `https://clip-search.dev/problems/<slug>`, the slug being the
- * `type` of the typed error (core/src/errors, gateway/src/http/http-errors.ts). Clients switch on it, never
- * on `title` or `detail`, which are for people.
+ * `type` of the typed error (packages/contracts/src/errors, gateway/src/http/http-errors.ts). Clients switch
+ * on it, never on `title` or `detail`, which are for people.
  */
 export const PROBLEM_TYPE_BASE = 'https://clip-search.dev/problems/';
 

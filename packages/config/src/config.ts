@@ -27,7 +27,10 @@ import {
 } from '@clip-search/platform/env-var';
 import { z } from 'zod';
 
-/** The bundled demo corpus (CC0 photos), indexed when the user names no folder. */
+/**
+ * The bundled demo corpus (CC0 photos), indexed when the user names no folder. src/ and dist/ are as deep:
+ * the repository's root is three folders up from either.
+ */
 export const DEMO_CORPUS_DIR = path.resolve(__dirname, '../../../demo/photos');
 
 /** Every variable the services read. Defaults run the embedded mode on one machine. */

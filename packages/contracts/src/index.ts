@@ -12,5 +12,6 @@ export * from './ingest/metadata-limits';
 export * from './ingest/object-source';
 export * from './model/model-location';
 export * from './model/model-manifest';
+export * from './vector-store/metadata-filter';
 export * from './vector-store/vector-store-rules';
 export * from './vector-store/vector-store';

@@ -54,7 +54,8 @@ interface TextContract {
  * The in-process InferenceBackend: two ONNX Runtime sessions (vision, text). The model's contract is
  * checked once, at load, against the manifest (tensor names, element types, static dims, embedding
  * dim), so a wrong or differently exported model fails with a ModelMismatchError before serving, never
- * at query time. This is the only module that imports onnxruntime-node.
+ * at query time. This is the only shipped module that imports onnxruntime-node (the test-only KServe
+ * fixture server also does), and the gateway loads this package only when EMBEDDER=onnx.
  */
 export class OnnxInferenceBackend implements InferenceBackend {
   readonly kind = 'onnx';

@@ -6,7 +6,7 @@ import { BackendUnavailableError, InvalidInputError, ModelMismatchError } from '
 import { checkSqliteFile, type SqliteCheck } from '@clip-search/sqlite';
 import type { Metadata, VectorItem } from '@clip-search/contracts';
 import { isUnitVector } from '@clip-search/contracts';
-import { STORE_FILE, STORE_FORMAT_VERSION } from './embedded-vector-store';
+import { STORE_FILE, STORE_FORMAT_VERSION } from './store-opening';
 import { ItemTable } from './item-table';
 
 /** What `recoverEmbeddedStore` did. */

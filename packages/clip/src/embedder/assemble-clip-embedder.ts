@@ -27,7 +27,8 @@ export interface AssembleOptions {
 
 /**
  * The ClipEmbedder over any backend: the model's preprocessing and the configured micro-batching. Both
- * factories (ONNX Runtime, Triton) end here, so the two differ only in the backend they pass.
+ * factories (createOnnxEmbedder in @clip-search/embedder-onnx, createTritonEmbedder in
+ * @clip-search/embedder-triton) end here, so the two differ only in the backend they pass.
  */
 export function assembleClipEmbedder(
   backend: InferenceBackend,

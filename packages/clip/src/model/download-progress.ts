@@ -1,4 +1,4 @@
-import { Presets, SingleBar } from 'cli-progress';
+import type * as CliProgress from 'cli-progress';
 
 /** One file being downloaded. */
 export interface ProgressTask {
@@ -38,6 +38,9 @@ export function createDownloadProgress(
 }
 
 function barTask(label: string, total: number | undefined, start: number): ProgressTask {
+  // Loaded when a download starts: commands that only read a model's manifest (tokenize) skip its modules.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+  const { Presets, SingleBar } = require('cli-progress') as typeof CliProgress;
   // Without a Content-Length there is no 100%: show the bytes so far, no bar or ETA.
   const format =
     total === undefined

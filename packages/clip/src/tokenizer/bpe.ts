@@ -1,7 +1,12 @@
 import { BYTE_ALPHABET, fromByteChars, toByteChars } from './byte-alphabet';
 
-/** One merge rule: two adjacent symbols that become one. Its rank is its position in the merges file. */
-export type BpeMerge = readonly [string, string];
+/**
+ * One merge rule as its pair key: the two adjacent symbols that become one, separated by one space (symbols
+ * never contain a space: the byte alphabet moves it to U+0120). That is also the line of the merges file,
+ * so the rules are kept as read, without splitting and joining 49k strings at every start. A rule's rank
+ * is its position in the list.
+ */
+export type BpeMergeKey = string;
 
 /** Marks the last symbol of a word, so `dog</w>` (a whole word) and `dog` (a prefix) are different tokens. */
 const END_OF_WORD = '</w>';
@@ -20,24 +25,37 @@ const CACHE_MAX_PIECE_LENGTH = 64;
 export class BytePairEncoder {
   private readonly ranks = new Map<string, number>();
   private readonly ids = new Map<string, number>();
-  private readonly tokens: string[];
+  /** id → token, for decoding only: built on the first decode. */
+  private tokenList: string[] | undefined;
+  private readonly specialTokens: readonly string[];
+  private readonly mergeKeys: readonly BpeMergeKey[];
   private readonly cache = new Map<string, readonly number[]>();
 
-  constructor(merges: readonly BpeMerge[], specialTokens: readonly string[]) {
-    const vocab = [
+  constructor(merges: readonly BpeMergeKey[], specialTokens: readonly string[]) {
+    this.mergeKeys = merges;
+    this.specialTokens = specialTokens;
+    // The vocabulary: bytes, bytes ending a word, one token per merge, then the special tokens. Later
+    // duplicates win, as in the reference's dict(zip(...)).
+    let id = 0;
+    for (const c of BYTE_ALPHABET) this.ids.set(c, id++);
+    for (const c of BYTE_ALPHABET) this.ids.set(c + END_OF_WORD, id++);
+    for (const key of merges) this.ids.set(mergedSymbol(key), id++);
+    for (const token of specialTokens) this.ids.set(token, id++);
+    merges.forEach((key, rank) => this.ranks.set(key, rank));
+  }
+
+  private get tokens(): string[] {
+    this.tokenList ??= [
       ...BYTE_ALPHABET,
       ...BYTE_ALPHABET.map((c) => c + END_OF_WORD),
-      ...merges.map(([a, b]) => a + b),
-      ...specialTokens,
+      ...this.mergeKeys.map(mergedSymbol),
+      ...this.specialTokens,
     ];
-    // Later duplicates win, as in the reference's dict(zip(...)).
-    vocab.forEach((token, id) => this.ids.set(token, id));
-    merges.forEach(([a, b], rank) => this.ranks.set(pairKey(a, b), rank));
-    this.tokens = vocab;
+    return this.tokenList;
   }
 
   get vocabSize(): number {
-    return this.tokens.length;
+    return 2 * BYTE_ALPHABET.length + this.mergeKeys.length + this.specialTokens.length;
   }
 
   /** The id of a vocabulary entry (a byte-level string, or a special token). */
@@ -134,9 +152,13 @@ export class BytePairEncoder {
   }
 }
 
-function pairKey(a: string, b: string): string {
-  // Symbols never contain a space (the byte alphabet moves it to U+0120).
+function pairKey(a: string, b: string): BpeMergeKey {
   return `${a} ${b}`;
+}
+
+/** The symbol a merge rule makes: its two symbols joined. */
+function mergedSymbol(key: BpeMergeKey): string {
+  return key.replace(' ', '');
 }
 
 /** A binary min-heap of numbers. */

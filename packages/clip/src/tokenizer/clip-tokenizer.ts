@@ -27,7 +27,7 @@ const MERGE_COUNT = 49152 - 256 - 2;
  * cut or zero-pad to the context length.
  */
 export class ClipTokenizer {
-  /** The BPE merges this project ships (OpenAI CLIP, MIT): core/assets/tokenizer. */
+  /** The BPE merges this project ships (OpenAI CLIP, MIT): packages/clip/assets/tokenizer. */
   static readonly bundledBpePath = path.resolve(
     __dirname,
     '../../assets/tokenizer/bpe_simple_vocab_16e6.txt.gz',

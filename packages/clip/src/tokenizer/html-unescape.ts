@@ -1,4 +1,4 @@
-import { decodeHTML } from 'entities';
+import type * as Entities from 'entities';
 
 /**
  * Python's `html.unescape`, character for character, because CLIP's reference tokenizer runs it (twice) on
@@ -75,10 +75,20 @@ function decodeNumericReference(ref: string): string {
   return String.fromCodePoint(cp);
 }
 
+// The named-reference table is large (a third of the tokenizer's load time) and almost no query has one:
+// loaded on the first named reference.
+let entities: typeof Entities | undefined;
+
+function decodeNamedReference(ref: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when first needed, see above
+  entities ??= require('entities') as typeof Entities;
+  return entities.decodeHTML(`&${ref}`);
+}
+
 /** `html.unescape(text)` from Python 3. */
 export function unescapeHtml(text: string): string {
   if (!text.includes('&')) return text;
   return text.replace(CHAR_REF, (_match: string, ref: string) =>
-    ref.startsWith('#') ? decodeNumericReference(ref) : decodeHTML(`&${ref}`),
+    ref.startsWith('#') ? decodeNumericReference(ref) : decodeNamedReference(ref),
   );
 }

@@ -237,8 +237,10 @@ describe('loading the merges file', () => {
     expect((await loadError(write('plain.gz', realText().subarray(0, 5000)))).message).toMatch(
       /not valid gzip/,
     );
+    // Cut inside the ~49k rules CLIP reads (the first fifth of the file): what lies past them is never
+    // inflated, so a cut there does no harm and goes unnoticed.
     const gz = readFileSync(ClipTokenizer.bundledBpePath);
-    await loadError(write('cut.gz', gz.subarray(0, gz.length >> 1)));
+    await loadError(write('cut.gz', gz.subarray(0, Math.floor(gz.length / 10))));
   });
 
   test('too few merge rules', async () => {

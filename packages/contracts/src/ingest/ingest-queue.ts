@@ -1,5 +1,5 @@
-// CONTRACT — the ingestion job interface shared by the embedded in-process runner (issue 3) and the
-// BullMQ worker (issue 5). Keep names and shapes; extend compatibly.
+// The ingestion job interface shared by the embedded in-process queue and the distributed worker's queue:
+// the REST API and the CLI speak it, so keep names and shapes and extend compatibly.
 import type { Metadata } from '../vector-store/vector-store';
 
 export type IngestState = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled';

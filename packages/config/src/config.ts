@@ -18,6 +18,7 @@ import {
   envVar,
   int,
   list,
+  matching,
   nonEmpty,
   oneOf,
   perSecond,
@@ -25,7 +26,6 @@ import {
   url,
   type EnvVar,
 } from '@clip-search/platform/env-var';
-import { z } from 'zod';
 
 /**
  * The bundled demo corpus (CC0 photos), indexed when the user names no folder. src/ and dist/ are as deep:
@@ -138,7 +138,7 @@ export const ENV = {
     'TRITON_MODEL_VERSION',
     TRITON_SETTING_DEFAULTS.modelVersion,
     "Triton model version; empty = the server's policy (latest).",
-    z.string().trim().regex(/^\d*$/, 'must be a version number or empty'),
+    matching(/^\d*$/, 'must be a version number or empty'),
   ),
   TRITON_TIMEOUT_MS: envVar(
     'TRITON_TIMEOUT_MS',
@@ -311,12 +311,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): EnvValues {
       values[key] = undefined;
       continue;
     }
-    const parsed = spec.schema.safeParse(raw);
-    if (parsed.success) values[key] = parsed.data;
-    else
-      problems.push(
-        `${spec.name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-      );
+    const parsed = spec.parse(raw);
+    if (parsed.ok) values[key] = parsed.value;
+    else problems.push(`${spec.name}=${JSON.stringify(raw)}: ${parsed.message}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return values as EnvValues;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import type * as Zod from 'zod';
 import { ModelLoadError } from '@clip-search/contracts';
 import type { ModelManifest } from '@clip-search/contracts';
 
@@ -8,70 +8,86 @@ import type { ModelManifest } from '@clip-search/contracts';
 export const MODEL_MANIFEST_FILE = 'model.json';
 
 /**
- * A file named by the manifest must stay inside the model folder: a `model.json` may come from anywhere
- * (a download, a user's folder), and `../../etc/passwd` must not become a "model".
+ * The schema of model.json, built on first use: zod takes longer to load than the rest of the tokenizer's
+ * path, and the catalog models (the default) never read a model.json.
  */
-const fileName = z
-  .string({ error: 'expected a file name (string)' })
-  .min(1, { error: 'expected a non-empty file name' })
-  .refine((f) => !path.isAbsolute(f) && !f.split(/[\\/]/).includes('..'), {
-    error: 'must be a file name relative to the model folder, without ".."',
+function buildManifestFileSchema(z: typeof Zod.z) {
+  /**
+   * A file named by the manifest must stay inside the model folder: a `model.json` may come from anywhere
+   * (a download, a user's folder), and `../../etc/passwd` must not become a "model".
+   */
+  const fileName = z
+    .string({ error: 'expected a file name (string)' })
+    .min(1, { error: 'expected a non-empty file name' })
+    .refine((f) => !path.isAbsolute(f) && !f.split(/[\\/]/).includes('..'), {
+      error: 'must be a file name relative to the model folder, without ".."',
+    });
+  const tensorName = z.string({ error: 'expected a tensor name (string)' }).min(1, {
+    error: 'expected a non-empty tensor name',
   });
-const tensorName = z.string({ error: 'expected a tensor name (string)' }).min(1, {
-  error: 'expected a non-empty tensor name',
-});
-const positiveInt = z
-  .number({ error: 'expected a number' })
-  .int({ error: 'expected an integer' })
-  .positive({ error: 'expected a positive integer' });
-const triple = (what: string, positive: boolean) => {
-  const component = positive
-    ? z.number({ error: `expected ${what}: three numbers` }).positive({ error: `${what} must be > 0` })
-    : z.number({ error: `expected ${what}: three numbers` });
-  return z.tuple([component, component, component], {
-    error: `expected ${what}: an array of three numbers (R, G, B)`,
+  const positiveInt = z
+    .number({ error: 'expected a number' })
+    .int({ error: 'expected an integer' })
+    .positive({ error: 'expected a positive integer' });
+  const triple = (what: string, positive: boolean) => {
+    const component = positive
+      ? z.number({ error: `expected ${what}: three numbers` }).positive({ error: `${what} must be > 0` })
+      : z.number({ error: `expected ${what}: three numbers` });
+    return z.tuple([component, component, component], {
+      error: `expected ${what}: an array of three numbers (R, G, B)`,
+    });
+  };
+  const sha256 = z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, { error: 'expected a lowercase hex SHA-256 (64 digits)' });
+
+  /**
+   * The on-disk format (snake_case, as in fixtures/models/tiny-clip/model.json). Unknown keys (free-text
+   * notes such as `weights`, `resize`, `normalize`) are allowed and ignored.
+   */
+  return z.object({
+    name: z.string({ error: 'expected the model id (string)' }).min(1, { error: 'must not be empty' }),
+    dim: positiveInt,
+    image: z.object(
+      {
+        file: fileName,
+        input: tensorName,
+        output: tensorName,
+        size: positiveInt,
+        mean: triple('mean', false),
+        std: triple('std', true),
+      },
+      { error: 'expected an object' },
+    ),
+    text: z.object(
+      {
+        file: fileName,
+        input: tensorName,
+        output: tensorName,
+        attention_mask: tensorName.optional(),
+        context_length: positiveInt,
+        pad_id: z
+          .number({ error: 'expected a number' })
+          .int({ error: 'expected an integer' })
+          .nonnegative({ error: 'expected an integer ≥ 0' }),
+        /** The BPE merges file in the folder; when absent the folder's bpe_simple_vocab_16e6.txt.gz or the bundled copy. */
+        bpe_file: fileName.optional(),
+      },
+      { error: 'expected an object' },
+    ),
+    sha256: z.record(z.string(), sha256, { error: 'expected an object: file name → SHA-256' }).optional(),
   });
-};
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected a lowercase hex SHA-256 (64 digits)' });
+}
 
-/**
- * The on-disk format (snake_case, as in fixtures/models/tiny-clip/model.json). Unknown keys (free-text
- * notes such as `weights`, `resize`, `normalize`) are allowed and ignored.
- */
-const manifestFileSchema = z.object({
-  name: z.string({ error: 'expected the model id (string)' }).min(1, { error: 'must not be empty' }),
-  dim: positiveInt,
-  image: z.object(
-    {
-      file: fileName,
-      input: tensorName,
-      output: tensorName,
-      size: positiveInt,
-      mean: triple('mean', false),
-      std: triple('std', true),
-    },
-    { error: 'expected an object' },
-  ),
-  text: z.object(
-    {
-      file: fileName,
-      input: tensorName,
-      output: tensorName,
-      attention_mask: tensorName.optional(),
-      context_length: positiveInt,
-      pad_id: z
-        .number({ error: 'expected a number' })
-        .int({ error: 'expected an integer' })
-        .nonnegative({ error: 'expected an integer ≥ 0' }),
-      /** The BPE merges file in the folder; when absent the folder's bpe_simple_vocab_16e6.txt.gz or the bundled copy. */
-      bpe_file: fileName.optional(),
-    },
-    { error: 'expected an object' },
-  ),
-  sha256: z.record(z.string(), sha256, { error: 'expected an object: file name → SHA-256' }).optional(),
-});
+let manifestFileSchemaCache: ReturnType<typeof buildManifestFileSchema> | undefined;
 
-export type ModelManifestFile = z.input<typeof manifestFileSchema>;
+function manifestFileSchema(): ReturnType<typeof buildManifestFileSchema> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+  manifestFileSchemaCache ??= buildManifestFileSchema((require('zod') as typeof Zod).z);
+  return manifestFileSchemaCache;
+}
+
+export type ModelManifestFile = Zod.z.input<ReturnType<typeof buildManifestFileSchema>>;
 
 /** A manifest as parsed from a file, plus the optional merges file name the folder declares. */
 export interface ParsedModelManifest {
@@ -84,7 +100,7 @@ export interface ParsedModelManifest {
  * file (`text.context_length: expected a positive integer`), so a hand-written manifest is fixed in one go.
  */
 export function parseModelManifest(json: unknown, source: string): ParsedModelManifest {
-  const parsed = manifestFileSchema.safeParse(json);
+  const parsed = manifestFileSchema().safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (issue) =>

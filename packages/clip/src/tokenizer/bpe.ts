@@ -24,24 +24,37 @@ const CACHE_MAX_PIECE_LENGTH = 64;
  */
 export class BytePairEncoder {
   private readonly ranks = new Map<string, number>();
+  /** Ids of the byte tokens and the special tokens; a merged symbol's id comes from its rule's rank. */
   private readonly ids = new Map<string, number>();
+  /** The id of the first merge's token: a merged symbol made by rule `rank` is `firstMergeId + rank`... */
+  private readonly firstMergeId: number;
+  /** ...unless a later rule makes the same string: the later one wins, as in the reference's dict. */
+  private readonly repeatedSymbolIds: ReadonlyMap<string, number>;
+  /** Every merged symbol's id, for `idOf` only: built on first use. */
+  private mergedIds: Map<string, number> | undefined;
   /** id → token, for decoding only: built on the first decode. */
   private tokenList: string[] | undefined;
   private readonly specialTokens: readonly string[];
   private readonly mergeKeys: readonly BpeMergeKey[];
   private readonly cache = new Map<string, readonly number[]>();
 
+  /**
+   * The vocabulary is the bytes, the bytes ending a word, one token per merge, then the special tokens.
+   * Building a map of all ~49k merged symbols (strings made by joining each rule's pair) took most of a
+   * short command's time; the merge step knows which rule made each symbol, so only the byte and special
+   * tokens are mapped, plus the rare symbols more than one rule makes.
+   */
   constructor(merges: readonly BpeMergeKey[], specialTokens: readonly string[]) {
     this.mergeKeys = merges;
     this.specialTokens = specialTokens;
-    // The vocabulary: bytes, bytes ending a word, one token per merge, then the special tokens. Later
-    // duplicates win, as in the reference's dict(zip(...)).
     let id = 0;
     for (const c of BYTE_ALPHABET) this.ids.set(c, id++);
     for (const c of BYTE_ALPHABET) this.ids.set(c + END_OF_WORD, id++);
-    for (const key of merges) this.ids.set(mergedSymbol(key), id++);
+    this.firstMergeId = id;
+    id += merges.length;
     for (const token of specialTokens) this.ids.set(token, id++);
     merges.forEach((key, rank) => this.ranks.set(key, rank));
+    this.repeatedSymbolIds = repeatedSymbolIds(merges, this.firstMergeId);
   }
 
   private get tokens(): string[] {
@@ -60,15 +73,25 @@ export class BytePairEncoder {
 
   /** The id of a vocabulary entry (a byte-level string, or a special token). */
   idOf(token: string): number | undefined {
-    return this.ids.get(token);
+    const direct = this.ids.get(token);
+    if (direct !== undefined) return direct;
+    if (this.mergedIds === undefined) {
+      this.mergedIds = new Map();
+      // Later duplicates win, as in the reference's dict(zip(...)).
+      this.mergeKeys.forEach((key, rank) => this.mergedIds?.set(mergedSymbol(key), this.firstMergeId + rank));
+    }
+    return this.mergedIds.get(token);
   }
 
   /** The ids of one pre-tokenized word (text as typed, not yet UTF-8 encoded). */
   encodeWord(word: string): readonly number[] {
     const cached = this.cache.get(word);
     if (cached) return cached;
-    const ids = this.merge(toByteChars(word)).map((symbol) => {
-      const id = this.ids.get(symbol);
+    const { symbols, madeBy } = this.merge(toByteChars(word));
+    const ids = symbols.map((symbol, k) => {
+      const rank = madeBy[k] ?? -1;
+      const id =
+        rank < 0 ? this.ids.get(symbol) : (this.repeatedSymbolIds.get(symbol) ?? this.firstMergeId + rank);
       // Every merge result is itself in the vocabulary, so this only fires on a broken invariant.
       if (id === undefined)
         throw new Error(`BPE produced ${JSON.stringify(symbol)}, which is not in the vocabulary`);
@@ -94,13 +117,15 @@ export class BytePairEncoder {
    * entries of one rank (one pair, since ranks are unique) are popped in position order and merged as a
    * batch, and the pairs that batch creates enter the queue only after it, exactly like the rescan.
    */
-  private merge(byteChars: string): string[] {
+  private merge(byteChars: string): { symbols: string[]; madeBy: number[] } {
     // Byte characters are all in the BMP: one UTF-16 unit each.
     const n = byteChars.length;
     const symbols: string[] = [];
     for (let i = 0; i < n; i++)
       symbols.push(i === n - 1 ? byteChars.charAt(i) + END_OF_WORD : byteChars.charAt(i));
-    if (n <= 1) return symbols;
+    // The rank of the rule that made the symbol at each position; -1 for a byte never merged.
+    const madeAt = new Int32Array(n).fill(-1);
+    if (n <= 1) return { symbols, madeBy: [-1] };
 
     // A doubly linked list over positions; a merged symbol keeps its left position.
     const next = new Int32Array(n);
@@ -133,6 +158,7 @@ export class BytePairEncoder {
         if (alive[i] !== 1 || rankAt(i) !== rank) continue;
         const j = next[i] ?? -1;
         symbols[i] = symbolAt(i) + symbolAt(j);
+        madeAt[i] = rank;
         alive[j] = 0;
         const after = next[j] ?? -1;
         next[i] = after;
@@ -147,13 +173,70 @@ export class BytePairEncoder {
     }
 
     const out: string[] = [];
-    for (let i = 0; i >= 0; i = next[i] ?? -1) out.push(symbolAt(i));
-    return out;
+    const madeBy: number[] = [];
+    for (let i = 0; i >= 0; i = next[i] ?? -1) {
+      out.push(symbolAt(i));
+      madeBy.push(madeAt[i] ?? -1);
+    }
+    return { symbols: out, madeBy };
   }
 }
 
 function pairKey(a: string, b: string): BpeMergeKey {
   return `${a} ${b}`;
+}
+
+// Ranks share a sort key with a 32-bit hash: hash · 2^20 + rank stays an exact double (< 2^52).
+const RANK_SPAN = 2 ** 20;
+
+/**
+ * The merged symbols more than one rule makes (`ab c` and `a bc` both make `abc`), each with the id of
+ * its last rule. Found without joining every pair: rules are grouped by a hash of their characters
+ * (space left out), and only rules that share a hash are joined and compared. OpenAI's CLIP file has none.
+ */
+function repeatedSymbolIds(merges: readonly BpeMergeKey[], firstMergeId: number): Map<string, number> {
+  const repeated = new Map<string, number>();
+  if (merges.length >= RANK_SPAN) {
+    // Too many rules for the packed sort key: join them all (slower, same result).
+    const lastRank = new Map<string, number>();
+    merges.forEach((key, rank) => lastRank.set(mergedSymbol(key), rank));
+    merges.forEach((key, rank) => {
+      const symbol = mergedSymbol(key);
+      if ((lastRank.get(symbol) ?? rank) !== rank)
+        repeated.set(symbol, firstMergeId + (lastRank.get(symbol) ?? rank));
+    });
+    return repeated;
+  }
+  const keys = new Float64Array(merges.length);
+  merges.forEach((key, rank) => {
+    let hash = 0x811c9dc5; // FNV-1a over the UTF-16 units, skipping the separating space
+    for (let i = 0; i < key.length; i++) {
+      const unit = key.charCodeAt(i);
+      if (unit !== 0x20) hash = Math.imul(hash ^ unit, 0x01000193);
+    }
+    keys[rank] = (hash >>> 0) * RANK_SPAN + rank;
+  });
+  keys.sort();
+  for (let start = 0; start < keys.length;) {
+    const hash = Math.floor((keys[start] ?? 0) / RANK_SPAN);
+    let end = start + 1;
+    while (end < keys.length && Math.floor((keys[end] ?? 0) / RANK_SPAN) === hash) end++;
+    if (end - start > 1) {
+      // Ranks ascend within a group, so the last rule seen for a symbol is its last rule.
+      const lastRank = new Map<string, number>();
+      for (let k = start; k < end; k++) {
+        const rank = (keys[k] ?? 0) % RANK_SPAN;
+        lastRank.set(mergedSymbol(merges[rank] ?? ''), rank);
+      }
+      for (let k = start; k < end; k++) {
+        const symbol = mergedSymbol(merges[(keys[k] ?? 0) % RANK_SPAN] ?? '');
+        const last = lastRank.get(symbol) ?? 0;
+        if (last !== (keys[k] ?? 0) % RANK_SPAN) repeated.set(symbol, firstMergeId + last);
+      }
+    }
+    start = end;
+  }
+  return repeated;
 }
 
 /** The symbol a merge rule makes: its two symbols joined. */

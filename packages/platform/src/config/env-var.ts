@@ -1,5 +1,17 @@
 import net from 'node:net';
-import { z } from 'zod';
+
+/**
+ * A variable's parser: the raw text (never empty: unset and empty take the default) to a typed value, or
+ * the reason it is not one. Environment values are strings with simple rules, so these are a few lines
+ * each rather than a schema library: every command of the CLI validates the environment, and loading one
+ * took longer than everything else `clip-search tokenize` does.
+ */
+export type EnvParser<T> = (
+  raw: string,
+) => { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+
+const ok = <T>(value: T) => ({ ok: true, value }) as const;
+const bad = (message: string) => ({ ok: false, message }) as const;
 
 /**
  * One environment variable: its name, default, meaning and parser. The list of these is the single
@@ -10,62 +22,84 @@ export interface EnvVar<T, D extends string | undefined = string | undefined> {
   /** The default as the user would write it; undefined = unset is allowed and means "none". */
   readonly default: D;
   readonly description: string;
-  readonly schema: z.ZodType<T>;
+  readonly parse: EnvParser<T>;
 }
 
 export function envVar<T, D extends string | undefined>(
   name: string,
   defaultValue: D,
   description: string,
-  schema: z.ZodType<T>,
+  parse: EnvParser<T>,
 ): EnvVar<T, D> {
-  return { name, default: defaultValue, description, schema };
+  return { name, default: defaultValue, description, parse };
 }
 
-export const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+export const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): EnvParser<number> =>
+  (raw) => {
+    const text = raw.trim();
+    if (!/^-?\d+$/.test(text)) return bad('must be a whole number');
+    const value = Number(text);
+    if (value < min) return bad(`must be ${min} or more`);
+    if (value > max) return bad(`must be ${max} or less`);
+    return ok(value);
+  };
 
-export const bool = () =>
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const BOOLEANS: Readonly<Record<string, boolean>> = {
+  true: true,
+  false: false,
+  1: true,
+  0: false,
+  yes: true,
+  no: false,
+};
 
-export const nonEmpty = () => z.string().trim().min(1, 'must not be empty');
+export const bool = (): EnvParser<boolean> => (raw) => {
+  const value = BOOLEANS[raw.trim().toLowerCase()];
+  return value === undefined ? bad('must be one of true, false, 1, 0, yes, no') : ok(value);
+};
 
-export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
-  z.string().trim().pipe(z.enum(values));
+export const nonEmpty = (): EnvParser<string> => (raw) => {
+  const text = raw.trim();
+  return text.length === 0 ? bad('must not be empty') : ok(text);
+};
+
+export const oneOf =
+  <const T extends readonly [string, ...string[]]>(values: T): EnvParser<T[number]> =>
+  (raw) => {
+    const text = raw.trim();
+    return values.includes(text) ? ok(text as T[number]) : bad(`must be one of ${values.join(', ')}`);
+  };
 
 /** A comma-separated list; empty items are dropped. */
-export const list = () =>
-  z.string().transform((v) =>
-    v
+export const list = (): EnvParser<string[]> => (raw) =>
+  ok(
+    raw
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
   );
 
-export const url = (protocols: readonly string[]) =>
-  z
-    .string()
-    .trim()
-    .refine(
-      (v) => {
-        try {
-          return protocols.includes(new URL(v).protocol.replace(/:$/, ''));
-        } catch {
-          return false;
-        }
-      },
-      `must be a URL (${protocols.join(', ')})`,
-    );
+export const url =
+  (protocols: readonly string[]): EnvParser<string> =>
+  (raw) => {
+    const text = raw.trim();
+    let protocol: string;
+    try {
+      protocol = new URL(text).protocol.replace(/:$/, '');
+    } catch {
+      return bad(`must be a URL (${protocols.join(', ')})`);
+    }
+    return protocols.includes(protocol) ? ok(text) : bad(`must be a URL (${protocols.join(', ')})`);
+  };
+
+/** Text matching `pattern` (trimmed), with `message` when it does not. */
+export const matching =
+  (pattern: RegExp, message: string): EnvParser<string> =>
+  (raw) => {
+    const text = raw.trim();
+    return pattern.test(text) ? ok(text) : bad(message);
+  };
 
 /** Names proxy-addr (Express `trust proxy`) knows for its address ranges. */
 const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
@@ -81,35 +115,28 @@ function isProxyAddress(text: string): boolean {
 }
 
 /** Express's `trust proxy`: a boolean, a hop count, or the proxies' addresses, subnets or range names. */
-export const trustProxy = () =>
-  z
-    .string()
-    .trim()
-    .transform((value, ctx): boolean | number | string[] => {
-      const lower = value.toLowerCase();
-      if (lower === 'false') return false;
-      if (lower === 'true') return true;
-      if (/^\d+$/.test(value)) return Number(value);
-      const items = value
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0);
-      const bad = items.filter((item) => !isProxyAddress(item));
-      if (items.length === 0 || bad.length > 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be true, false, a hop count, or addresses/CIDRs/${PROXY_RANGE_NAMES.join('/')} (bad: ${bad.join(', ')})`,
-        });
-        return z.NEVER;
-      }
-      return items;
-    });
+export const trustProxy = (): EnvParser<boolean | number | string[]> => (raw) => {
+  const value = raw.trim();
+  const lower = value.toLowerCase();
+  if (lower === 'false') return ok(false);
+  if (lower === 'true') return ok(true);
+  if (/^\d+$/.test(value)) return ok(Number(value));
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const wrong = items.filter((item) => !isProxyAddress(item));
+  if (items.length === 0 || wrong.length > 0)
+    return bad(
+      `must be true, false, a hop count, or addresses/CIDRs/${PROXY_RANGE_NAMES.join('/')} (bad: ${wrong.join(', ')})`,
+    );
+  return ok(items);
+};
 
 /** A rate in requests per second: fractions allowed (0.5 = one every two seconds), 0 = no limit. */
-export const perSecond = () =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+(?:\.\d+)?$/, 'must be a number, 0 or more')
-    .transform(Number)
-    .pipe(z.number().min(0).max(1_000_000));
+export const perSecond = (): EnvParser<number> => (raw) => {
+  const text = raw.trim();
+  if (!/^\d+(?:\.\d+)?$/.test(text)) return bad('must be a number, 0 or more');
+  const value = Number(text);
+  return value > 1_000_000 ? bad('must be 1000000 or less') : ok(value);
+};

@@ -26,10 +26,8 @@ export class BytePairEncoder {
   private readonly ranks = new Map<string, number>();
   /** Ids of the byte tokens and the special tokens; a merged symbol's id comes from its rule's rank. */
   private readonly ids = new Map<string, number>();
-  /** The id of the first merge's token: a merged symbol made by rule `rank` is `firstMergeId + rank`... */
+  /** The id of the first merge's token: rule `rank` makes token `firstMergeId + rank`. */
   private readonly firstMergeId: number;
-  /** ...unless a later rule makes the same string: the later one wins, as in the reference's dict. */
-  private readonly repeatedSymbolIds: ReadonlyMap<string, number>;
   /** Every merged symbol's id, for `idOf` only: built on first use. */
   private mergedIds: Map<string, number> | undefined;
   /** id → token, for decoding only: built on the first decode. */
@@ -42,7 +40,7 @@ export class BytePairEncoder {
    * The vocabulary is the bytes, the bytes ending a word, one token per merge, then the special tokens.
    * Building a map of all ~49k merged symbols (strings made by joining each rule's pair) took most of a
    * short command's time; the merge step knows which rule made each symbol, so only the byte and special
-   * tokens are mapped, plus the rare symbols more than one rule makes.
+   * tokens are mapped (see `mergedSymbolId`).
    */
   constructor(merges: readonly BpeMergeKey[], specialTokens: readonly string[]) {
     this.mergeKeys = merges;
@@ -54,7 +52,6 @@ export class BytePairEncoder {
     id += merges.length;
     for (const token of specialTokens) this.ids.set(token, id++);
     merges.forEach((key, rank) => this.ranks.set(key, rank));
-    this.repeatedSymbolIds = repeatedSymbolIds(merges, this.firstMergeId);
   }
 
   private get tokens(): string[] {
@@ -90,8 +87,7 @@ export class BytePairEncoder {
     const { symbols, madeBy } = this.merge(toByteChars(word));
     const ids = symbols.map((symbol, k) => {
       const rank = madeBy[k] ?? -1;
-      const id =
-        rank < 0 ? this.ids.get(symbol) : (this.repeatedSymbolIds.get(symbol) ?? this.firstMergeId + rank);
+      const id = rank < 0 ? this.ids.get(symbol) : this.mergedSymbolId(symbol, rank);
       // Every merge result is itself in the vocabulary, so this only fires on a broken invariant.
       if (id === undefined)
         throw new Error(`BPE produced ${JSON.stringify(symbol)}, which is not in the vocabulary`);
@@ -102,6 +98,20 @@ export class BytePairEncoder {
       this.cache.set(word, ids);
     }
     return ids;
+  }
+
+  /**
+   * The id of `symbol`, which rule `rank` made: that rule's token, unless a later rule makes the same
+   * string (`ab c` and `a bc` both make `abc`): the reference's dict(zip(vocab, ids)) keeps the last. Any
+   * rule making `symbol` splits it in two, so looking up each split finds them all.
+   */
+  private mergedSymbolId(symbol: string, rank: number): number {
+    let last = rank;
+    for (let k = 1; k < symbol.length; k++) {
+      const other = this.ranks.get(pairKey(symbol.slice(0, k), symbol.slice(k)));
+      if (other !== undefined && other > last) last = other;
+    }
+    return this.firstMergeId + last;
   }
 
   /** Text back from ids: `</w>` becomes a space, invalid UTF-8 becomes U+FFFD. Unknown ids are skipped. */
@@ -184,59 +194,6 @@ export class BytePairEncoder {
 
 function pairKey(a: string, b: string): BpeMergeKey {
   return `${a} ${b}`;
-}
-
-// Ranks share a sort key with a 32-bit hash: hash · 2^20 + rank stays an exact double (< 2^52).
-const RANK_SPAN = 2 ** 20;
-
-/**
- * The merged symbols more than one rule makes (`ab c` and `a bc` both make `abc`), each with the id of
- * its last rule. Found without joining every pair: rules are grouped by a hash of their characters
- * (space left out), and only rules that share a hash are joined and compared. OpenAI's CLIP file has none.
- */
-function repeatedSymbolIds(merges: readonly BpeMergeKey[], firstMergeId: number): Map<string, number> {
-  const repeated = new Map<string, number>();
-  if (merges.length >= RANK_SPAN) {
-    // Too many rules for the packed sort key: join them all (slower, same result).
-    const lastRank = new Map<string, number>();
-    merges.forEach((key, rank) => lastRank.set(mergedSymbol(key), rank));
-    merges.forEach((key, rank) => {
-      const symbol = mergedSymbol(key);
-      if ((lastRank.get(symbol) ?? rank) !== rank)
-        repeated.set(symbol, firstMergeId + (lastRank.get(symbol) ?? rank));
-    });
-    return repeated;
-  }
-  const keys = new Float64Array(merges.length);
-  merges.forEach((key, rank) => {
-    let hash = 0x811c9dc5; // FNV-1a over the UTF-16 units, skipping the separating space
-    for (let i = 0; i < key.length; i++) {
-      const unit = key.charCodeAt(i);
-      if (unit !== 0x20) hash = Math.imul(hash ^ unit, 0x01000193);
-    }
-    keys[rank] = (hash >>> 0) * RANK_SPAN + rank;
-  });
-  keys.sort();
-  for (let start = 0; start < keys.length;) {
-    const hash = Math.floor((keys[start] ?? 0) / RANK_SPAN);
-    let end = start + 1;
-    while (end < keys.length && Math.floor((keys[end] ?? 0) / RANK_SPAN) === hash) end++;
-    if (end - start > 1) {
-      // Ranks ascend within a group, so the last rule seen for a symbol is its last rule.
-      const lastRank = new Map<string, number>();
-      for (let k = start; k < end; k++) {
-        const rank = (keys[k] ?? 0) % RANK_SPAN;
-        lastRank.set(mergedSymbol(merges[rank] ?? ''), rank);
-      }
-      for (let k = start; k < end; k++) {
-        const symbol = mergedSymbol(merges[(keys[k] ?? 0) % RANK_SPAN] ?? '');
-        const last = lastRank.get(symbol) ?? 0;
-        if (last !== (keys[k] ?? 0) % RANK_SPAN) repeated.set(symbol, firstMergeId + last);
-      }
-    }
-    start = end;
-  }
-  return repeated;
 }
 
 /** The symbol a merge rule makes: its two symbols joined. */

@@ -15,4 +15,3 @@ export * from './model/model-manifest';
 export * from './vector-store/metadata-filter';
 export * from './vector-store/vector-store-rules';
 export * from './vector-store/vector-store';
-export type { ClipEmbedder as PackageProbe } from '@clip-search/clip';

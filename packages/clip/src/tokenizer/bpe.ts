@@ -246,6 +246,3 @@ class MinHeap {
     return top;
   }
 }
-
-// Layer probe: tokenizer/ reaching up to embedder/.
-export { ClipEmbedder as LayerProbeEmbedder } from '../embedder/clip-embedder';

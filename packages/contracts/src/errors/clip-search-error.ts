@@ -86,7 +86,3 @@ export class ForbiddenSourceError extends ClipSearchError {
   readonly status = 403;
   readonly title = 'Ingest source not allowed';
 }
-
-// Layer probe: errors/ (the lowest layer) reaching up to vector-store/.
-import type { VectorStore } from '../vector-store/vector-store';
-export type LayerProbe = VectorStore;

@@ -2,11 +2,13 @@
  * Wire compatibility of our KServe v2 protos with NVIDIA Triton's.
  *
  * The reference table below was transcribed by hand from Triton's published files in the GitHub repository
- * triton-inference-server/common:
- *   - protobuf/grpc_service.proto  at commit 501aa7536daf4526479d01aa4a8df73b581eecd7
- *   - protobuf/model_config.proto  at commit d5ff696d6722f9f176def0f80650a05a2fbdf381
- * (Later Triton releases add `double_param = 4` and `uint64_param = 5` to InferParameter's oneof; numbers we
- * do not declare are skipped as unknown fields, so that stays compatible.)
+ * triton-inference-server/common, branch main at commit 83adf7cf88a2f343005974dff3728be746de2d66
+ * (2026-07-23):
+ *   - protobuf/grpc_service.proto  (last changed by 00b3a71519e32e3bc954e9f0d067e155ef8f1a6c, 2024-02-23)
+ *   - protobuf/model_config.proto  (last changed by b0b538731dfbd910af5b90027f811677526072d8, 2026-04-02)
+ * Fields Triton added that clip-search does not use (InferParameter's `double_param = 4` and
+ * `uint64_param = 5`, `is_non_linear_format_io` of ModelInput and ModelOutput) make those messages subsets
+ * here: a decoder skips numbers we do not declare as unknown fields, so that stays compatible.
  *
  * What is compared is the FileDescriptorProto that @grpc/proto-loader builds from our .proto files (the
  * same definition the client and the fixture server use), decoded here with a small reader of the protobuf
@@ -76,11 +78,13 @@ const TRITON_MESSAGES: Readonly<Record<string, MessageRow>> = {
     ],
   },
   'inference.InferParameter': {
-    complete: true,
+    complete: false,
     fields: [
       ['bool_param', 1, 'bool', 'parameter_choice'],
       ['int64_param', 2, 'int64', 'parameter_choice'],
       ['string_param', 3, 'string', 'parameter_choice'],
+      ['double_param', 4, 'double', 'parameter_choice'],
+      ['uint64_param', 5, 'uint64', 'parameter_choice'],
     ],
   },
   'inference.InferTensorContents': {
@@ -179,7 +183,7 @@ const TRITON_MESSAGES: Readonly<Record<string, MessageRow>> = {
   },
   'inference.ModelTensorReshape': { complete: true, fields: [['shape', 1, 'repeated int64']] },
   'inference.ModelInput': {
-    complete: true,
+    complete: false,
     fields: [
       ['name', 1, 'string'],
       ['data_type', 2, `${P}DataType`],
@@ -189,10 +193,11 @@ const TRITON_MESSAGES: Readonly<Record<string, MessageRow>> = {
       ['is_shape_tensor', 6, 'bool'],
       ['allow_ragged_batch', 7, 'bool'],
       ['optional', 8, 'bool'],
+      ['is_non_linear_format_io', 9, 'bool'],
     ],
   },
   'inference.ModelOutput': {
-    complete: true,
+    complete: false,
     fields: [
       ['name', 1, 'string'],
       ['data_type', 2, `${P}DataType`],
@@ -200,6 +205,7 @@ const TRITON_MESSAGES: Readonly<Record<string, MessageRow>> = {
       ['reshape', 5, `${P}ModelTensorReshape`],
       ['label_filename', 4, 'string'],
       ['is_shape_tensor', 6, 'bool'],
+      ['is_non_linear_format_io', 7, 'bool'],
     ],
   },
   'inference.ModelOptimizationPolicy': {
@@ -244,10 +250,10 @@ const TRITON_MESSAGES: Readonly<Record<string, MessageRow>> = {
       ['preferred_batch_size', 1, 'repeated int32'],
       ['max_queue_delay_microseconds', 2, 'uint64'],
       ['preserve_ordering', 3, 'bool'],
-      ['priority_levels', 4, 'uint32'],
-      ['default_priority_level', 5, 'uint32'],
+      ['priority_levels', 4, 'uint64'],
+      ['default_priority_level', 5, 'uint64'],
       ['default_queue_policy', 6, `${P}ModelQueuePolicy`],
-      ['priority_queue_policy', 7, `map<uint32, ${P}ModelQueuePolicy>`],
+      ['priority_queue_policy', 7, `map<uint64, ${P}ModelQueuePolicy>`],
     ],
   },
   'inference.ModelParameter': { complete: true, fields: [['string_value', 1, 'string']] },
@@ -257,6 +263,7 @@ const TRITON_MESSAGES: Readonly<Record<string, MessageRow>> = {
       ['name', 1, 'string'],
       ['platform', 2, 'string'],
       ['backend', 17, 'string'],
+      ['runtime', 25, 'string'],
       ['version_policy', 3, `${P}ModelVersionPolicy`],
       ['max_batch_size', 4, 'int32'],
       ['input', 5, `repeated ${P}ModelInput`],
@@ -277,6 +284,7 @@ const TRITON_MESSAGES: Readonly<Record<string, MessageRow>> = {
       ['model_transaction_policy', 19, `${P}ModelTransactionPolicy`],
       ['model_repository_agents', 23, `${P}ModelRepositoryAgents`],
       ['response_cache', 24, `${P}ModelResponseCache`],
+      ['model_metrics', 26, `${P}ModelMetrics`],
     ],
   },
 };
@@ -316,6 +324,15 @@ const TRITON_METHODS: Readonly<Record<string, readonly [request: string, respons
   RepositoryIndex: ['RepositoryIndexRequest', 'RepositoryIndexResponse'],
   RepositoryModelLoad: ['RepositoryModelLoadRequest', 'RepositoryModelLoadResponse'],
   RepositoryModelUnload: ['RepositoryModelUnloadRequest', 'RepositoryModelUnloadResponse'],
+  SystemSharedMemoryStatus: ['SystemSharedMemoryStatusRequest', 'SystemSharedMemoryStatusResponse'],
+  SystemSharedMemoryRegister: ['SystemSharedMemoryRegisterRequest', 'SystemSharedMemoryRegisterResponse'],
+  SystemSharedMemoryUnregister: [
+    'SystemSharedMemoryUnregisterRequest',
+    'SystemSharedMemoryUnregisterResponse',
+  ],
+  CudaSharedMemoryStatus: ['CudaSharedMemoryStatusRequest', 'CudaSharedMemoryStatusResponse'],
+  CudaSharedMemoryRegister: ['CudaSharedMemoryRegisterRequest', 'CudaSharedMemoryRegisterResponse'],
+  CudaSharedMemoryUnregister: ['CudaSharedMemoryUnregisterRequest', 'CudaSharedMemoryUnregisterResponse'],
   TraceSetting: ['TraceSettingRequest', 'TraceSettingResponse'],
   LogSettings: ['LogSettingsRequest', 'LogSettingsResponse'],
 };
@@ -599,5 +616,19 @@ describe('our KServe v2 protos against Triton grpc_service.proto / model_config.
     expect(decoded.model_name).toBe('m');
     expect(decoded.outputs[0]).toMatchObject({ name: 'y', datatype: 'FP32', shape: [1, 1] });
     expect(Buffer.from(decoded.raw_output_contents![0]!).readFloatLE(0)).toBe(1.5);
+  });
+
+  test('uint64 fields decode as numbers (longs: Number), beyond 2^32 too', () => {
+    const method = loadKServeProto().method('ModelConfig');
+    const dynamicBatching = {
+      max_queue_delay_microseconds: 2 ** 40 + 1,
+      priority_levels: 2 ** 33,
+      default_priority_level: 2,
+    };
+    const bytes = method.responseSerialize({
+      config: { name: 'm', max_batch_size: 8, input: [], output: [], dynamic_batching: dynamicBatching },
+    });
+    const decoded = method.responseDeserialize(bytes).config?.dynamic_batching;
+    expect(decoded).toMatchObject(dynamicBatching);
   });
 });

@@ -25,6 +25,12 @@ const FOLDER_LAYERS = {
   ],
 };
 
+/** A file imports another package by its name (and its exports map), never by a path into its files. */
+const BY_PACKAGE_NAME = {
+  group: ['**/packages/*/src/**', '**/packages/*/dist/**', '**/gateway/src/**', '**/gateway/dist/**'],
+  message: "Import the package by name ('@clip-search/…'), not its files.",
+};
+
 /** One `import-x/no-restricted-paths` zone per folder: it may not import its peers or anything above. */
 const folderLayerZones = Object.entries(FOLDER_LAYERS).flatMap(([root, layers]) =>
   layers.flatMap((layer, level) => {
@@ -56,6 +62,8 @@ export default tseslint.config(
       'coverage/**',
       // The Python tools venv (scripts/python-tools.sh) ships third-party JS.
       '.venv-tools/**',
+      // So does the CPU Triton's venv (scripts/triton-cpu-server.sh).
+      '.venv-triton/**',
     ],
   },
   js.configs.recommended,
@@ -104,15 +112,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            {
-              group: [
-                '**/packages/*/src/**',
-                '**/packages/*/dist/**',
-                '**/gateway/src/**',
-                '**/gateway/dist/**',
-              ],
-              message: "Import the package by name ('@clip-search/…'), not its files.",
-            },
+            BY_PACKAGE_NAME,
             {
               group: ['**/jest/**'],
               message: 'jest/ holds Jest setup files; jest.config.ts loads them.',
@@ -135,15 +135,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            {
-              group: [
-                '**/packages/*/src/**',
-                '**/packages/*/dist/**',
-                '**/gateway/src/**',
-                '**/gateway/dist/**',
-              ],
-              message: "Import the package by name ('@clip-search/…'), not its files.",
-            },
+            BY_PACKAGE_NAME,
             {
               group: [
                 'onnxruntime-node',

@@ -2,11 +2,15 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { BackendUnavailableError, InvalidInputError, InvalidSourceError } from '@clip-search/contracts';
+import { BackendUnavailableError } from '@clip-search/contracts';
 import { createSilentLogger, type Logger } from '@clip-search/platform';
 import { openDurableDatabase } from '@clip-search/sqlite';
-import type { Metadata } from '@clip-search/contracts';
-import type { IngestPipeline, IngestProgress } from '@clip-search/ingest';
+import {
+  validateIngestRequest,
+  type IngestPipeline,
+  type IngestProgress,
+  type ValidIngestRequest,
+} from '@clip-search/ingest';
 import type {
   IngestItemError,
   IngestJobStatus,
@@ -15,7 +19,6 @@ import type {
   IngestState,
 } from '@clip-search/contracts';
 import type { SourceResolver } from '@clip-search/ingest';
-import { metadataLimitViolations } from '@clip-search/contracts';
 
 /** The job table's file under `dataDir`. */
 export const INGEST_JOBS_FILE = 'ingest-jobs.sqlite';
@@ -55,13 +58,6 @@ interface JobRow {
   readonly created_at: string;
   readonly started_at: string | null;
   readonly finished_at: string | null;
-}
-
-/** What a job row keeps of its request: the canonical source replaces the submitted one. */
-interface StoredRequest {
-  readonly source: string;
-  readonly sweep: boolean;
-  readonly metadata: Metadata;
 }
 
 const TERMINAL: ReadonlySet<IngestState> = new Set(['completed', 'failed', 'cancelled']);
@@ -115,11 +111,11 @@ export class EmbeddedIngestQueue implements IngestQueue {
 
   async enqueue(request: IngestRequest): Promise<IngestJobStatus> {
     this.assertOpen();
-    const stored = validateRequest(request);
+    const stored = validateIngestRequest(request);
     // Resolving now turns a bad or forbidden source into the caller's error (400/403), not a failed job.
     const source = await this.sources.resolve(stored.source);
     this.assertOpen();
-    const canonical: StoredRequest = { ...stored, source: source.uri };
+    const canonical: ValidIngestRequest = { ...stored, source: source.uri };
     const requestJson = JSON.stringify(canonical);
     // The same request already waiting would only repeat it: hand back that job.
     const waiting = this.statements.findQueued.get(requestJson) as JobRow | undefined;
@@ -211,7 +207,7 @@ export class EmbeddedIngestQueue implements IngestQueue {
     const controller = new AbortController();
     this.active = { id, controller };
     this.statements.start.run({ id, startedAt: now() });
-    const request = JSON.parse(row.request) as StoredRequest;
+    const request = JSON.parse(row.request) as ValidIngestRequest;
     this.logger.info('Ingest job started', { job: id, source: row.source });
     try {
       const source = await this.sources.resolve(request.source);
@@ -360,20 +356,6 @@ function prepareStatements(db: Database.Database) {
        WHERE id = @id AND state IN ('queued', 'active')`,
     ),
   };
-}
-
-function validateRequest(request: IngestRequest): StoredRequest {
-  const raw = request as Partial<Record<keyof IngestRequest, unknown>> | null | undefined;
-  if (typeof raw?.source !== 'string' || raw.source.trim() === '')
-    throw new InvalidSourceError('An ingest request needs a `source` URI');
-  if (raw.sweep !== undefined && typeof raw.sweep !== 'boolean')
-    throw new InvalidInputError('`sweep` must be a boolean');
-  const metadata = raw.metadata ?? {};
-  if (typeof metadata !== 'object' || Array.isArray(metadata))
-    throw new InvalidInputError('`metadata` must be an object');
-  const [problem] = metadataLimitViolations(metadata as Metadata);
-  if (problem !== undefined) throw new InvalidInputError(`${problem[0]} ${problem[1]}`);
-  return { source: raw.source.trim(), sweep: raw.sweep ?? false, metadata: metadata as Metadata };
 }
 
 function toStatus(row: JobRow): IngestJobStatus {

@@ -1,18 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import {
   BackendUnavailableError,
-  InvalidInputError,
-  InvalidSourceError,
-  metadataLimitViolations,
   type IngestItemError,
   type IngestJobStatus,
   type IngestQueue,
   type IngestRequest,
   type IngestState,
-  type Metadata,
 } from '@clip-search/contracts';
 import { createSilentLogger, type Logger } from '@clip-search/platform';
 import type { IngestPipeline, IngestProgress } from '../ingest-pipeline';
+import { validateIngestRequest, type ValidIngestRequest } from '../ingest-request';
 import type { SourceResolver } from '../source-resolver';
 
 export interface MemoryIngestQueueOptions {
@@ -32,18 +29,11 @@ class StopRequest extends Error {
   }
 }
 
-/** What a job keeps of its request: the canonical source replaces the submitted one. */
-interface StoredRequest {
-  readonly source: string;
-  readonly sweep: boolean;
-  readonly metadata: Metadata;
-}
-
 /** One job's state; statuses handed out are copies of it. */
 interface Job {
   readonly id: string;
   readonly source: string;
-  /** The StoredRequest as JSON: how a request is compared with the ones waiting, and copied to its run. */
+  /** The ValidIngestRequest as JSON: how a request is compared with the ones waiting, and copied to its run. */
   readonly request: string;
   state: IngestState;
   total: number;
@@ -95,11 +85,11 @@ export class MemoryIngestQueue implements IngestQueue {
 
   async enqueue(request: IngestRequest): Promise<IngestJobStatus> {
     this.assertOpen();
-    const stored = validateRequest(request);
+    const stored = validateIngestRequest(request);
     // Resolving now turns a bad or forbidden source into the caller's error (400/403), not a failed job.
     const source = await this.sources.resolve(stored.source);
     this.assertOpen();
-    const canonical: StoredRequest = { ...stored, source: source.uri };
+    const canonical: ValidIngestRequest = { ...stored, source: source.uri };
     const requestJson = JSON.stringify(canonical);
     // The same request already waiting would only repeat it: hand back that job.
     for (const job of this.jobs.values())
@@ -209,7 +199,7 @@ export class MemoryIngestQueue implements IngestQueue {
     this.active = { id, controller };
     job.state = 'active';
     job.startedAt ??= now();
-    const request = JSON.parse(job.request) as StoredRequest;
+    const request = JSON.parse(job.request) as ValidIngestRequest;
     this.logger.info('Ingest job started', { job: id, source: job.source });
     try {
       const source = await this.sources.resolve(request.source);
@@ -281,21 +271,6 @@ export class MemoryIngestQueue implements IngestQueue {
   private assertOpen(): void {
     if (this.closed) throw new BackendUnavailableError('The ingest queue is closed');
   }
-}
-
-/** The same checks, in the same order and with the same errors, as the embedded queue's. */
-function validateRequest(request: IngestRequest): StoredRequest {
-  const raw = request as Partial<Record<keyof IngestRequest, unknown>> | null | undefined;
-  if (typeof raw?.source !== 'string' || raw.source.trim() === '')
-    throw new InvalidSourceError('An ingest request needs a `source` URI');
-  if (raw.sweep !== undefined && typeof raw.sweep !== 'boolean')
-    throw new InvalidInputError('`sweep` must be a boolean');
-  const metadata = raw.metadata ?? {};
-  if (typeof metadata !== 'object' || Array.isArray(metadata))
-    throw new InvalidInputError('`metadata` must be an object');
-  const [problem] = metadataLimitViolations(metadata as Metadata);
-  if (problem !== undefined) throw new InvalidInputError(`${problem[0]} ${problem[1]}`);
-  return { source: raw.source.trim(), sweep: raw.sweep ?? false, metadata: metadata as Metadata };
 }
 
 /** The run's counters, copied; a cancelled job's still follow its run while it winds down. */

@@ -1,14 +1,19 @@
 /**
- * What the gRPC path costs: images/s and text queries/s through TritonInferenceBackend → KServe v2 →
- * the fixture server (ONNX Runtime in another process, as Triton would be) against ONNX Runtime in-process
- * on the same model and thread count, batch sizes 1, 8 and 32, side by side.
+ * What the gRPC path costs: images/s and text queries/s through TritonInferenceBackend → KServe v2 → a
+ * server in another process, against ONNX Runtime in-process on the same model and thread count, batch
+ * sizes 1, 8 and 32, side by side in one run. Two servers:
+ *   - the fixture server (packages/kserve-fixture: grpc-js and onnxruntime-node), the protocol alone;
+ *   - a real Triton: tritonserver 2.51 from nvidia-pytriton (triton-model-repo/cpu-server/, the towers on
+ *     ONNX Runtime in Python behind Triton's Python backend, the configs of triton-model-repo/), when
+ *     .venv-triton/ exists (bash scripts/triton-cpu-server.sh); its rows are left out with a note otherwise.
  *
  *   pnpm bench triton [--model-dir DIR] [--threads N] [--seconds S] [--batches 1,8,32] [--text-length T]
  *
  * Default model: tiny-clip (fixtures/models). For real CLIP ViT-B/32 speed, generate the full-size
  * synthetic model with ../shared/tools/make-synthetic-clip --size vit-b-32 --out DIR and pass
- * --model-dir DIR. On this CPU-only machine the server's compute is ONNX Runtime on the same cores, so
- * the ratio shows the protocol's overhead (serialization, copies, a loopback hop), not a GPU's speed-up.
+ * --model-dir DIR. On this CPU-only machine every server computes with ONNX Runtime on the same cores, so
+ * the ratios show each path's overhead (serialization, copies, a loopback hop; for PyTriton also the
+ * Python backend's shared-memory hand-off to the callable's process), not a GPU's speed-up.
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
@@ -17,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { OnnxInferenceBackend } from '@clip-search/embedder-onnx';
 import { resolveModelDir } from '@clip-search/clip';
 import { tritonConfig, TritonInferenceBackend } from '@clip-search/embedder-triton';
+import { type PytritonServer, startPytritonServer } from '@clip-search/kserve-fixture';
 import { type InferenceBackend, type ResolvedModel } from '@clip-search/contracts';
 import { seededRandom } from '@clip-search/contracts/testing';
 
@@ -34,12 +40,24 @@ export interface TritonBenchOptions {
   readonly textLength: number;
 }
 
+/** Calls per second of one path, and what it adds per call over ONNX Runtime in-process. */
+export interface PathSpeed {
+  readonly perSecond: number;
+  readonly addedMsPerCall: number;
+}
+
 export interface TritonBenchRow {
   readonly batch: number;
-  readonly imagesPerSecond: { readonly ort: number; readonly grpc: number };
-  readonly textsPerSecond: { readonly ort: number; readonly grpc: number };
-  /** Extra milliseconds per call over gRPC (mean call time difference). */
-  readonly addedMsPerCall: { readonly vision: number; readonly text: number };
+  readonly images: { readonly ort: number; readonly fixture: PathSpeed; readonly triton?: PathSpeed };
+  readonly texts: { readonly ort: number; readonly fixture: PathSpeed; readonly triton?: PathSpeed };
+}
+
+export interface TritonBenchResult {
+  readonly rows: TritonBenchRow[];
+  /** Why the real Triton rows are missing, when they are. */
+  readonly tritonSkipped?: string;
+  /** Seconds the real Triton took from spawn to ready. */
+  readonly tritonStartSeconds?: number;
 }
 
 /** Calls `call` for at least `seconds` (and 3 times), after one warm-up; returns mean seconds per call. */
@@ -107,60 +125,95 @@ async function startServer(
   };
 }
 
-export async function run(options: TritonBenchOptions): Promise<TritonBenchRow[]> {
+export async function run(options: TritonBenchOptions): Promise<TritonBenchResult> {
   const model = await resolveModelDir(options.modelDir);
   const { size } = model.manifest.image;
   const largest = Math.max(...options.batches);
-  const server = await startServer(model, largest, options.threads);
-  let ort: InferenceBackend | undefined;
-  let grpc: InferenceBackend | undefined;
-  try {
-    ort = await OnnxInferenceBackend.load(model, { threads: options.threads, maxBatchSize: largest });
-    grpc = await TritonInferenceBackend.connect(
-      tritonConfig({ url: server.url, maxInFlight: 1, inferDeadlineMs: 600_000, connectTimeoutMs: 60_000 }),
+  const connect = (url: string) =>
+    TritonInferenceBackend.connect(
+      tritonConfig({ url, maxInFlight: 1, inferDeadlineMs: 600_000, connectTimeoutMs: 60_000 }),
       model.manifest,
     );
+  const fixtureServer = await startServer(model, largest, options.threads);
+  let tritonServer: PytritonServer | undefined;
+  let tritonSkipped: string | undefined;
+  const open: InferenceBackend[] = [];
+  try {
+    const started = await startPytritonServer({ modelDir: options.modelDir, threads: options.threads });
+    if ('skipped' in started) tritonSkipped = started.skipped;
+    else tritonServer = started;
+    const ort = await OnnxInferenceBackend.load(model, { threads: options.threads, maxBatchSize: largest });
+    open.push(ort);
+    const fixture = await connect(fixtureServer.url);
+    open.push(fixture);
+    const triton = tritonServer ? await connect(tritonServer.url) : undefined;
+    if (triton) open.push(triton);
+
     const rows: TritonBenchRow[] = [];
     for (const batch of options.batches) {
       const pixels = { data: pixelsOf(batch, size), count: batch, size };
       const tokens = { ids: tokensOf(batch, options.textLength), count: batch, length: options.textLength };
-      const backends = { ort, grpc };
-      const vision = {
-        ort: await timeCalls(() => backends.ort.runVision(pixels), options.seconds),
-        grpc: await timeCalls(() => backends.grpc.runVision(pixels), options.seconds),
-      };
-      const text = {
-        ort: await timeCalls(() => backends.ort.runText(tokens), options.seconds),
-        grpc: await timeCalls(() => backends.grpc.runText(tokens), options.seconds),
+      const measure = async (run: (b: InferenceBackend) => Promise<unknown>) => {
+        const ortSeconds = await timeCalls(() => run(ort), options.seconds);
+        const speed = async (backend: InferenceBackend): Promise<PathSpeed> => {
+          const seconds = await timeCalls(() => run(backend), options.seconds);
+          return { perSecond: batch / seconds, addedMsPerCall: (seconds - ortSeconds) * 1000 };
+        };
+        const fixtureSpeed = await speed(fixture);
+        const tritonSpeed = triton ? await speed(triton) : undefined;
+        return {
+          ort: batch / ortSeconds,
+          fixture: fixtureSpeed,
+          ...(tritonSpeed === undefined ? {} : { triton: tritonSpeed }),
+        };
       };
       rows.push({
         batch,
-        imagesPerSecond: { ort: batch / vision.ort, grpc: batch / vision.grpc },
-        textsPerSecond: { ort: batch / text.ort, grpc: batch / text.grpc },
-        addedMsPerCall: { vision: (vision.grpc - vision.ort) * 1000, text: (text.grpc - text.ort) * 1000 },
+        images: await measure((b) => b.runVision(pixels)),
+        texts: await measure((b) => b.runText(tokens)),
       });
     }
-    return rows;
+    return {
+      rows,
+      ...(tritonSkipped === undefined ? {} : { tritonSkipped }),
+      ...(tritonServer === undefined ? {} : { tritonStartSeconds: tritonServer.startMs / 1000 }),
+    };
   } finally {
-    await grpc?.close();
-    await ort?.close();
-    await server.stop();
+    for (const backend of open) await backend.close();
+    await tritonServer?.close();
+    await fixtureServer.stop();
   }
 }
 
-export function formatTable(rows: readonly TritonBenchRow[]): string {
+export function formatTables(result: TritonBenchResult): string {
   const f = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-  const lines = [
-    '| batch | images/s ORT in-process | images/s gRPC (KServe) | gRPC ÷ ORT | +ms/call | texts/s ORT in-process | texts/s gRPC (KServe) | gRPC ÷ ORT | +ms/call |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  const cells = (speed: PathSpeed | undefined, ort: number) =>
+    speed === undefined
+      ? '— | — | —'
+      : `${f(speed.perSecond)} | ${(speed.perSecond / ort).toFixed(2)} | ${speed.addedMsPerCall.toFixed(2)}`;
+  const table = (title: string, pick: (r: TritonBenchRow) => TritonBenchRow['images']) => {
+    const lines = [
+      title,
+      '',
+      '| batch | ORT in-process | KServe fixture (grpc-js) | ÷ ORT | +ms/call | Triton 2.51 (PyTriton, CPU) | ÷ ORT | +ms/call |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ];
+    for (const r of result.rows) {
+      const speeds = pick(r);
+      lines.push(
+        `| ${r.batch} | ${f(speeds.ort)} | ${cells(speeds.fixture, speeds.ort)} | ${cells(speeds.triton, speeds.ort)} |`,
+      );
+    }
+    return lines.join('\n');
+  };
+  const notes = [
+    result.tritonSkipped === undefined
+      ? `Triton ready ${result.tritonStartSeconds?.toFixed(1) ?? '?'} s after spawn (not measured in the tables).`
+      : `Triton rows skipped: ${result.tritonSkipped}.`,
   ];
-  for (const r of rows) {
-    lines.push(
-      `| ${r.batch} | ${f(r.imagesPerSecond.ort)} | ${f(r.imagesPerSecond.grpc)} | ${(r.imagesPerSecond.grpc / r.imagesPerSecond.ort).toFixed(2)} | ${r.addedMsPerCall.vision.toFixed(2)} ` +
-        `| ${f(r.textsPerSecond.ort)} | ${f(r.textsPerSecond.grpc)} | ${(r.textsPerSecond.grpc / r.textsPerSecond.ort).toFixed(2)} | ${r.addedMsPerCall.text.toFixed(2)} |`,
-    );
-  }
-  return lines.join('\n');
+  return [table('images/s', (r) => r.images), table('texts/s', (r) => r.texts), notes.join('\n')].join(
+    '\n\n',
+  );
 }
 
 export default async function main(args: string[]): Promise<void> {
@@ -182,9 +235,9 @@ export default async function main(args: string[]): Promise<void> {
     textLength: Number(values['text-length']),
   };
   process.stdout.write(
-    `Triton adapter over KServe v2 gRPC (fixture server, separate process) vs ONNX Runtime in-process\n` +
+    `Triton adapter over KServe v2 gRPC (servers in other processes) vs ONNX Runtime in-process\n` +
       `model ${options.modelDir}, ${options.threads} intra-op thread(s) each, ≥${options.seconds}s per cell, ` +
       `text rows of ${options.textLength} tokens, one call in flight\n\n`,
   );
-  process.stdout.write(`${formatTable(await run(options))}\n`);
+  process.stdout.write(`${formatTables(await run(options))}\n`);
 }

@@ -2,7 +2,9 @@
  * What Triton says about a model (ModelMetadata + ModelConfig) against what the model manifest promises.
  * Checked once at start: a Triton repository holding another export (renamed tensors, FP16 inputs, another
  * embedding size) must refuse to start with the field named, not produce vectors that silently disagree
- * with the ones already stored.
+ * with the ones already stored. Only the tensors (names, datatypes, dims) and batching are compared, never
+ * the platform or backend: ONNX Runtime, TensorRT or a Python model (the CPU stand-in in
+ * triton-model-repo/cpu-server/ reports "python") serve the same contract.
  */
 import { ModelMismatchError } from '@clip-search/contracts';
 import type { ModelManifest } from '@clip-search/contracts';

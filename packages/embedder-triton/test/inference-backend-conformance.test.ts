@@ -3,6 +3,7 @@
  *   (a) through the KServe v2 fixture server (our protos, ONNX Runtime behind gRPC),
  *   (b) against a real Triton when TRITON_URL is set (its models from TRITON_VISION_MODEL /
  *       TRITON_TEXT_MODEL, the model folder from CLIP_MODEL_DIR or tiny-clip); listed as skipped otherwise.
+ * The real Triton these tests start themselves (the CPU stand-in, with recovery) is in pytriton-server.test.ts.
  */
 import type { ResolvedModel } from '@clip-search/contracts';
 import { resolveModelDir } from '@clip-search/clip';

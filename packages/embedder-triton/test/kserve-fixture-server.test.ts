@@ -1,13 +1,15 @@
 /**
  * The KServe v2 fixture server answers like Triton where clip-search can tell: metadata and config of an
- * ONNX model, max_batch_size enforced, Triton's status codes and message style for unknown models, wrong
- * datatypes and shapes, and models that are not ready; and it comes back on the same port after stop().
+ * ONNX model, max_batch_size enforced, Triton's status codes and messages for unknown models, wrong
+ * datatypes and shapes (the cases of kserve-error-cases.ts, which the real server answers the same way), and
+ * models that are not ready; and it comes back on the same port after stop().
  */
 import { status } from '@grpc/grpc-js';
 import { KServeClient } from '../src/kserve-client';
 import type { ModelInferRequest } from '@clip-search/protos';
 import { KServeFixtureServer } from '@clip-search/kserve-fixture';
 import { tinyClip } from '@clip-search/clip/testing';
+import { kserveErrorCases, pixelRequest } from './kserve-error-cases';
 
 const SIZE = 224;
 const PER_IMAGE = 3 * SIZE * SIZE;
@@ -32,11 +34,6 @@ describe('KServe v2 fixture server', () => {
         return { code, details };
       },
     );
-  const pixels = (count: number, datatype = 'FP32', shape = [count, 3, SIZE, SIZE]): ModelInferRequest => ({
-    model_name: 'clip_vision',
-    inputs: [{ name: 'pixel_values', datatype, shape }],
-    raw_input_contents: [Buffer.alloc(shape.reduce((a, b) => a * b, 1) * (datatype === 'FP64' ? 8 : 4))],
-  });
 
   beforeAll(async () => {
     const model = await tinyClip();
@@ -112,50 +109,7 @@ describe('KServe v2 fixture server', () => {
     expect(Buffer.from(typed.raw_output_contents![0]!)).toEqual(Buffer.from(raw.raw_output_contents![0]!));
   });
 
-  test.each([
-    [
-      'unknown model',
-      { ...pixels(1), model_name: 'nope' },
-      status.NOT_FOUND,
-      "Request for unknown model: 'nope' is not found",
-    ],
-    [
-      'unknown version',
-      { ...pixels(1), model_version: '7' },
-      status.NOT_FOUND,
-      "Request for unknown model: 'clip_vision' version 7 is not found",
-    ],
-    [
-      'wrong datatype',
-      pixels(1, 'FP64'),
-      status.INVALID_ARGUMENT,
-      "[request id: <id_unknown>] inference input 'pixel_values' data-type is 'FP64', but model 'clip_vision' expects 'FP32'",
-    ],
-    [
-      'wrong shape',
-      pixels(1, 'FP32', [1, 3, 32, 32]),
-      status.INVALID_ARGUMENT,
-      "[request id: <id_unknown>] unexpected shape for input 'pixel_values' for model 'clip_vision'. Expected [-1,3,224,224], got [1,3,32,32]",
-    ],
-    [
-      'batch above max_batch_size',
-      pixels(3),
-      status.INVALID_ARGUMENT,
-      "[request id: <id_unknown>] inference request batch-size must be <= 2 for 'clip_vision'",
-    ],
-    [
-      'unknown input',
-      { ...pixels(1), inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, SIZE, SIZE] }] },
-      status.INVALID_ARGUMENT,
-      "[request id: <id_unknown>] unexpected inference input 'image' for model 'clip_vision'",
-    ],
-    [
-      'byte size not matching the shape',
-      { ...pixels(1), raw_input_contents: [Buffer.alloc(12)] },
-      status.INVALID_ARGUMENT,
-      "[request id: <id_unknown>] input byte size mismatch for input 'pixel_values' for model 'clip_vision'. Expected 602112, got 12",
-    ],
-  ])('%s: Triton’s status and message', async (_what, request, code, details) => {
+  test.each(kserveErrorCases(2))('%s: Triton’s status and message', async (_what, request, code, details) => {
     expect(await failure(request)).toEqual({ code, details });
   });
 
@@ -164,7 +118,7 @@ describe('KServe v2 fixture server', () => {
     try {
       expect(await client.call('ModelReady', { name: 'clip_vision' }, 2_000)).toEqual({ ready: false });
       expect(await client.call('ServerReady', {}, 2_000)).toEqual({ ready: false });
-      expect(await failure(pixels(1))).toEqual({
+      expect(await failure(pixelRequest(1))).toEqual({
         code: status.UNAVAILABLE,
         details: "Request for unknown model: 'clip_vision' has no available versions",
       });

@@ -92,8 +92,17 @@ class GrpcError extends Error {
   }
 }
 
-/** Triton prefixes request errors with the request id it logs. */
+/**
+ * Triton prefixes most request errors with the request id it logs (not those about unknown tensor names);
+ * every message here is the one tritonserver 2.51 gives (checked against it in
+ * packages/embedder-triton/test/pytriton-server.test.ts).
+ */
 const REQUEST = '[request id: <id_unknown>] ';
+/** What Triton appends to a shape error of a model that batches. */
+const BATCH_DIM_NOTE =
+  '. NOTE: Setting a non-zero max_batch_size in the model config requires a batch dimension to be prepended ' +
+  'to each input shape. If you want to specify the full shape including the batch dim in your input dims ' +
+  'config, try setting max_batch_size to zero. See the model configuration docs for more info on max_batch_size.';
 
 export class KServeFixtureServer {
   readonly stats: FixtureStats = {
@@ -223,21 +232,24 @@ export class KServeFixtureServer {
         call: grpc.ServerUnaryCall<KServeMethods[M][0], KServeMethods[M][1]>,
         callback: grpc.sendUnaryData<KServeMethods[M][1]>,
       ) => {
-        handle(call.request).then(
-          (response) => {
-            callback(null, response);
-          },
-          (error: unknown) => {
-            callback(
-              error instanceof GrpcError
-                ? { code: error.code, details: error.details }
-                : {
-                    code: grpc.status.INTERNAL,
-                    details: error instanceof Error ? error.message : String(error),
-                  },
-            );
-          },
-        );
+        // A handler that throws before its first await still answers with its status.
+        Promise.resolve()
+          .then(() => handle(call.request))
+          .then(
+            (response) => {
+              callback(null, response);
+            },
+            (error: unknown) => {
+              callback(
+                error instanceof GrpcError
+                  ? { code: error.code, details: error.details }
+                  : {
+                      code: grpc.status.INTERNAL,
+                      details: error instanceof Error ? error.message : String(error),
+                    },
+              );
+            },
+          );
       };
     const allReady = () => [...this.models.values()].every((m) => m.ready);
     return {
@@ -295,14 +307,33 @@ export class KServeFixtureServer {
       );
     }
     const expected = model.metadata.inputs;
-    if (request.inputs.length !== expected.length) {
+    const given = request.inputs.map((input) => input.name);
+    const duplicate = given.find((input, i) => given.indexOf(input) !== i);
+    if (duplicate !== undefined) {
       throw new GrpcError(
         grpc.status.INVALID_ARGUMENT,
-        `${REQUEST}expected ${expected.length} inputs but got ${request.inputs.length} inputs for model '${name}'`,
+        `${REQUEST}input '${duplicate}' already exists in request`,
       );
     }
+    const unknown = given.find((input) => !expected.some((t) => t.name === input));
+    if (unknown !== undefined) {
+      throw new GrpcError(
+        grpc.status.INVALID_ARGUMENT,
+        `unexpected inference input '${unknown}' for model '${name}'`,
+      );
+    }
+    if (given.length !== expected.length) {
+      const list = (names: readonly string[]) => `[${names.map((n) => `'${n}'`).join(',')}]`;
+      const missing = expected.map((t) => t.name).filter((n) => !given.includes(n));
+      throw new GrpcError(
+        grpc.status.INVALID_ARGUMENT,
+        `${REQUEST}expected ${expected.length} inputs but got ${given.length} inputs for model '${name}'. ` +
+          `Got input(s) ${list(given)}, but missing required input(s) ${list(missing)}. Please provide all required input(s).`,
+      );
+    }
+    // Triton ignores raw contents beyond the inputs, but each input needs its own.
     const raw = request.raw_input_contents ?? [];
-    if (raw.length > 0 && raw.length !== request.inputs.length) {
+    if (raw.length > 0 && raw.length < request.inputs.length) {
       throw new GrpcError(
         grpc.status.INVALID_ARGUMENT,
         `${REQUEST}raw_input_contents field must be specified for all inputs of model '${name}'`,
@@ -312,12 +343,7 @@ export class KServeFixtureServer {
     const feeds: Record<string, ort.Tensor> = {};
     request.inputs.forEach((input, i) => {
       const spec = expected.find((t) => t.name === input.name);
-      if (!spec) {
-        throw new GrpcError(
-          grpc.status.INVALID_ARGUMENT,
-          `${REQUEST}unexpected inference input '${input.name}' for model '${name}'`,
-        );
-      }
+      if (!spec) throw new Error(`input '${input.name}' was checked above`);
       if (input.datatype !== spec.datatype) {
         throw new GrpcError(
           grpc.status.INVALID_ARGUMENT,
@@ -334,7 +360,7 @@ export class KServeFixtureServer {
       if (!shapeFits(input.shape, spec.shape) || (batch !== undefined && rows !== batch)) {
         throw new GrpcError(
           grpc.status.INVALID_ARGUMENT,
-          `${REQUEST}unexpected shape for input '${input.name}' for model '${name}'. Expected [${spec.shape.join(',')}], got [${input.shape.join(',')}]`,
+          `${REQUEST}unexpected shape for input '${input.name}' for model '${name}'. Expected [${spec.shape.join(',')}], got [${input.shape.join(',')}]${model.spec.maxBatchSize > 0 ? BATCH_DIM_NOTE : ''}`,
         );
       }
       batch = rows;
@@ -344,7 +370,7 @@ export class KServeFixtureServer {
       if (!model.metadata.outputs.some((o) => o.name === requested.name)) {
         throw new GrpcError(
           grpc.status.INVALID_ARGUMENT,
-          `${REQUEST}unexpected inference output '${requested.name}' for model '${name}'`,
+          `unexpected inference output '${requested.name}' for model '${name}'`,
         );
       }
     }
@@ -494,17 +520,26 @@ function toOrtTensor(model: string, input: InferInputTensor, raw: Uint8Array | u
       );
     }
   } else {
-    const contents = input.contents;
-    if (input.datatype === 'FP32' && contents?.fp32_contents?.length === elements) {
-      return new ort.Tensor('float32', Float32Array.from(contents.fp32_contents), input.shape);
+    const values =
+      input.datatype === 'FP32'
+        ? input.contents?.fp32_contents
+        : input.datatype === 'INT64'
+          ? input.contents?.int64_contents
+          : undefined;
+    if (values === undefined || values.length === 0) {
+      throw new GrpcError(
+        grpc.status.INVALID_ARGUMENT,
+        `unable to find data for input tensor '${input.name}' for model '${model}' in request.`,
+      );
     }
-    if (input.datatype === 'INT64' && contents?.int64_contents?.length === elements) {
-      return new ort.Tensor('int64', BigInt64Array.from(contents.int64_contents.map(BigInt)), input.shape);
+    if (values.length !== elements) {
+      throw new GrpcError(
+        grpc.status.INVALID_ARGUMENT,
+        `${REQUEST}input byte size mismatch for input '${input.name}' for model '${model}'. Expected ${elements * width}, got ${values.length * width}`,
+      );
     }
-    throw new GrpcError(
-      grpc.status.INVALID_ARGUMENT,
-      `${REQUEST}expected ${elements} values in contents of input '${input.name}' for model '${model}'`,
-    );
+    if (input.datatype === 'FP32') return new ort.Tensor('float32', Float32Array.from(values), input.shape);
+    return new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), input.shape);
   }
   throw new GrpcError(
     grpc.status.INVALID_ARGUMENT,

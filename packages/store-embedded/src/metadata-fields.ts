@@ -151,15 +151,33 @@ function isScalar(value: unknown): value is FilterScalar {
 
 /**
  * Strings sort by their UTF-8 bytes in SQLite (BINARY collation), which is code point order, so every string
- * that starts with `prefix` lies in [prefix, prefix + U+10FFFF): an index range. (A string continuing the
- * prefix with U+10FFFF itself, a noncharacter, would fall outside.) The `substr` test, which counts code points
- * as `length` does, makes the match exact however the range is evaluated.
+ * that starts with `prefix` lies in [prefix, prefixEnd(prefix)): an index range. The test on the first bytes
+ * makes the match exact however the range is evaluated; it compares bytes because SQLite's `length` and
+ * `substr` stop at the first U+0000 of a text, and a prefix holding one would then match nothing.
  */
 function prefixRange(column: string, prefix: string): SqlCondition {
-  return {
-    sql: `(${column} >= ? AND ${column} < ? AND substr(${column}, 1, length(?)) = ?)`,
-    params: [prefix, `${prefix}\u{10FFFF}`, prefix, prefix],
-  };
+  // Every string starts with '' (and `substr` of an empty BLOB is NULL, not an empty one).
+  if (prefix === '') return { sql: `${column} >= ?`, params: [''] };
+  const startsWith = `substr(CAST(${column} AS BLOB), 1, length(CAST(? AS BLOB))) = CAST(? AS BLOB)`;
+  const end = prefixEnd(prefix);
+  return end === undefined
+    ? { sql: `(${column} >= ? AND ${startsWith})`, params: [prefix, prefix, prefix] }
+    : { sql: `(${column} >= ? AND ${column} < ? AND ${startsWith})`, params: [prefix, end, prefix, prefix] };
+}
+
+/**
+ * The least string above every string that starts with `prefix`, in code point order: its last code point
+ * below U+10FFFF raised by one (the ones after it dropped); none when there is no such code point.
+ */
+function prefixEnd(prefix: string): string | undefined {
+  const characters = Array.from(prefix);
+  for (let last = characters.pop(); last !== undefined; last = characters.pop()) {
+    const code = last.codePointAt(0) as number;
+    // Surrogates are not characters: the code point after U+D7FF is U+E000.
+    if (code < 0x10ffff)
+      return characters.join('') + String.fromCodePoint(code === 0xd7ff ? 0xe000 : code + 1);
+  }
+  return undefined;
 }
 
 function uriCondition(parsed: Parsed): SqlCondition {

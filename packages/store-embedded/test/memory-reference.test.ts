@@ -3,11 +3,8 @@
  * answer the embedded store gives exactly (counts, scans, gets, deletes, and searches it answers by exact
  * scoring) must be the reference's, to the last bit of each score; searched through HNSW, it must find
  * the reference's top-k; and both refuse the same inputs with the same errors.
- *
- * The data stays clear of two edge cases where the embedded store's SQL departs from what `prefix` means
- * (a string starts with it), and the reference does not follow it there: a value continuing the prefix
- * with U+10FFFF is outside its index range, and a prefix holding U+0000 matches nothing (SQLite's
- * `length()` stops at the first NUL).
+ * The prefix edge cases (a value continuing the prefix with U+10FFFF, a prefix holding U+0000) are
+ * cases of the VectorStore conformance suite.
  */
 import { BackendUnavailableError } from '@clip-search/contracts';
 import type { JsonValue, Metadata, MetadataFilter, VectorItem, VectorStore } from '@clip-search/contracts';

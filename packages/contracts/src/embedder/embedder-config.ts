@@ -2,7 +2,7 @@ import type { ModelLocation } from '../model/model-location';
 
 /** Settings of an embedder, validated from the environment by `loadConfig` (see config/). */
 export interface EmbedderConfig extends ModelLocation {
-  /** ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (`ONNX_THREADS`). */
+  /** ONNX Runtime intra-op threads; 0 = the cores this process may use (`ONNX_THREADS`). */
   readonly threads: number;
   /** Micro-batching: the most images or texts run together (`EMBED_MAX_BATCH`). */
   readonly maxBatchSize: number;

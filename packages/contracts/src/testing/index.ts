@@ -3,3 +3,4 @@ export * from './flat-png';
 export * from './memory-vector-store';
 export * from './random-vectors';
 export * from './store-fixtures';
+export * from './vector-store-conformance';

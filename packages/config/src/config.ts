@@ -78,7 +78,12 @@ export const ENV = {
     'Base URL of the Hugging Face hub (or a mirror) for model downloads.',
     url(['http', 'https']),
   ),
-  ONNX_THREADS: envVar('ONNX_THREADS', '0', 'ONNX Runtime intra-op threads; 0 = one per core.', int(0, 256)),
+  ONNX_THREADS: envVar(
+    'ONNX_THREADS',
+    '0',
+    'ONNX Runtime intra-op threads per model; 0 = the cores this process may use (`os.availableParallelism()`).',
+    int(0, 256),
+  ),
   EMBED_MAX_BATCH: envVar(
     'EMBED_MAX_BATCH',
     '8',
@@ -87,8 +92,8 @@ export const ENV = {
   ),
   EMBED_MAX_WAIT_MS: envVar(
     'EMBED_MAX_WAIT_MS',
-    '5',
-    'Micro-batching: how long a request waits for company before its batch runs.',
+    '0',
+    'Micro-batching: how long a request that finds the model idle waits for company (0 = none); requests that arrive during a batch run together when it ends.',
     int(0, 10_000),
   ),
   MAX_IMAGE_PIXELS: envVar(
@@ -461,7 +466,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       modelName: v.CLIP_MODEL,
       modelCacheDir: resolvePath(v.MODEL_CACHE_DIR),
       hubEndpoint: v.HF_ENDPOINT,
-      threads: v.ONNX_THREADS,
+      threads: v.ONNX_THREADS === 0 ? os.availableParallelism() : v.ONNX_THREADS,
       maxBatchSize: v.EMBED_MAX_BATCH,
       maxWaitMs: v.EMBED_MAX_WAIT_MS,
       maxImagePixels: v.MAX_IMAGE_PIXELS,

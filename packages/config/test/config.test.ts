@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, readEnv } from '../src/config';
 import { renderConfigTable } from '../src/config-table';
@@ -12,6 +13,18 @@ describe('configuration from the environment', () => {
     expect(config.embedder.modelDir).toBeUndefined();
     expect(path.isAbsolute(config.dataDir)).toBe(true);
     expect(config.ingest.roots).toContain(config.ingest.corpusDir);
+  });
+
+  test('the embedder uses every core this process may use and never waits on an idle model', () => {
+    const { embedder } = loadConfig({});
+    expect(embedder.threads).toBe(os.availableParallelism());
+    expect(embedder.maxWaitMs).toBe(0);
+    // 0 is still accepted, and means the same as the default rather than ONNX Runtime's own choice.
+    expect(loadConfig({ ONNX_THREADS: '0' }).embedder.threads).toBe(os.availableParallelism());
+    expect(loadConfig({ ONNX_THREADS: '3', EMBED_MAX_WAIT_MS: '5' }).embedder).toMatchObject({
+      threads: 3,
+      maxWaitMs: 5,
+    });
   });
 
   test('values are parsed into types', () => {

@@ -106,6 +106,35 @@ describe('OnnxInferenceBackend on tiny-clip (real ONNX Runtime)', () => {
   });
 });
 
+describe('intra-op threads', () => {
+  async function threadsOf(threads: number): Promise<number> {
+    const backend = await OnnxInferenceBackend.load(await tinyClip(), { threads, maxBatchSize: 8 });
+    try {
+      return backend.threads;
+    } finally {
+      await backend.close();
+    }
+  }
+
+  test('0 means the cores this process may use, not ONNX Runtime’s own choice', async () => {
+    expect(await threadsOf(0)).toBe(os.availableParallelism());
+  });
+
+  test('a positive count is used as given', async () => {
+    expect(await threadsOf(1)).toBe(1);
+    expect(await threadsOf(3)).toBe(3);
+  });
+
+  test('a negative or fractional count is refused before any session is created', async () => {
+    const model = await tinyClip();
+    for (const threads of [-1, 1.5]) {
+      await expect(OnnxInferenceBackend.load(model, { threads, maxBatchSize: 8 })).rejects.toThrow(
+        RangeError,
+      );
+    }
+  });
+});
+
 describe('model contract checked at load', () => {
   let tmp: string;
 

@@ -24,7 +24,7 @@ export interface ClipEmbedderOptions {
   readonly manifest: ModelManifest;
   /** Micro-batching: the most items per model call (capped by the backend's own limit). */
   readonly maxBatchSize: number;
-  /** Micro-batching: how long the oldest waiting item waits for company. */
+  /** Micro-batching: how long an item that finds the model idle waits for company (0 = none). */
   readonly maxWaitMs: number;
   /** Images decoded at once, across all calls, shared fairly between clients (default: one per core, ≥ 2). */
   readonly preprocessConcurrency?: number;

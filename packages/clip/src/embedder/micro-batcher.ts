@@ -3,8 +3,11 @@ import { BackendUnavailableError } from '@clip-search/contracts';
 export interface MicroBatcherOptions<I, O> {
   /** The most items one `run` receives. */
   readonly maxBatchSize: number;
-  /** How long the oldest waiting item waits for company before a partial batch runs. */
-  readonly maxWaitMs: number;
+  /**
+   * How long an item that finds the model idle waits for company before its batch runs (default 0: it
+   * runs at once). Items that arrive while a batch runs never wait on this clock: they go when it ends.
+   */
+  readonly maxWaitMs?: number;
   /** Runs one batch; must resolve to exactly one output per item, in order. */
   readonly run: (items: readonly I[]) => Promise<readonly O[]>;
   /** Called with the size of every batch dispatched (metrics). */
@@ -13,33 +16,39 @@ export interface MicroBatcherOptions<I, O> {
 
 interface Waiting<I, O> {
   readonly item: I;
-  readonly enqueuedAt: number;
   readonly resolve: (output: O) => void;
   readonly reject: (error: unknown) => void;
 }
 
 /**
- * Gathers items from concurrent callers into batches, like Triton's dynamic batcher: a batch is
- * dispatched as soon as `maxBatchSize` items wait, or `maxWaitMs` after the oldest waiting item arrived.
+ * Gathers items from concurrent callers into batches of at most `maxBatchSize`, in arrival order.
  *
  * At most one batch is in flight: the model behind it (ONNX Runtime) already uses every core for one
- * batch, so two would only contend; meanwhile the next batch gathers, and is dispatched the moment the
- * current one ends if it is full or its time is up. Each item's promise settles with its own output, or
- * with the error of the batch it ran in, so a failing batch reaches exactly its callers.
+ * batch, so two would only contend. An item that finds the model idle is dispatched at once, together
+ * with whatever was submitted in the same synchronous turn (`submitAll`): waiting for company there
+ * would only add latency, since nothing else is using the model. Items that arrive while a batch runs
+ * gather, and the next batch is dispatched the moment the running one ends. Batching therefore grows
+ * with load by itself: one client gets batches of one and no wait, many clients get full batches.
+ *
+ * Each item's promise settles with its own output, or with the error of the batch it ran in, so a
+ * failing batch reaches exactly its callers.
  */
 export class MicroBatcher<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
+  private readonly maxWaitMs: number;
   private inFlight: Promise<void> | undefined;
+  /** The idle wait of a positive `maxWaitMs`. */
   private timer: NodeJS.Timeout | undefined;
-  /** The oldest waiting item has waited `maxWaitMs`: dispatch whatever is there as soon as possible. */
-  private due = false;
+  /** A dispatch is queued as a microtask, after the current synchronous turn's submissions. */
+  private dispatchQueued = false;
   private closed = false;
 
   constructor(private readonly options: MicroBatcherOptions<I, O>) {
     if (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1) {
       throw new RangeError(`maxBatchSize must be a positive integer, got ${options.maxBatchSize}`);
     }
-    if (!(options.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be ≥ 0, got ${options.maxWaitMs}`);
+    this.maxWaitMs = options.maxWaitMs ?? 0;
+    if (!(this.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be ≥ 0, got ${this.maxWaitMs}`);
   }
 
   /** Items waiting for a batch (not counting the one in flight). */
@@ -50,9 +59,8 @@ export class MicroBatcher<I, O> {
   submit(item: I): Promise<O> {
     if (this.closed) return Promise.reject(new BackendUnavailableError('The embedder is closed.'));
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, enqueuedAt: Date.now(), resolve, reject });
-      if (this.queue.length === 1 && !this.due) this.armTimer(this.options.maxWaitMs);
-      this.pump();
+      this.queue.push({ item, resolve, reject });
+      this.schedule();
     });
   }
 
@@ -71,34 +79,37 @@ export class MicroBatcher<I, O> {
     await this.inFlight;
   }
 
-  private armTimer(delayMs: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.due = true;
-      this.pump();
-    }, delayMs);
+  /** After a submission: when the waiting items should go. */
+  private schedule(): void {
+    // The running batch dispatches what gathered when it ends.
+    if (this.inFlight !== undefined) return;
+    if (this.queue.length >= this.options.maxBatchSize) {
+      this.dispatch();
+    } else if (this.maxWaitMs > 0) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.dispatch();
+      }, this.maxWaitMs);
+    } else if (!this.dispatchQueued) {
+      // A microtask rather than now, so that items submitted in the same turn share the batch.
+      this.dispatchQueued = true;
+      queueMicrotask(() => {
+        this.dispatchQueued = false;
+        this.dispatch();
+      });
+    }
   }
 
-  private pump(): void {
+  private dispatch(): void {
     if (this.inFlight !== undefined || this.queue.length === 0) return;
-    if (this.queue.length < this.options.maxBatchSize && !this.due) return;
-
-    const batch = this.queue.splice(0, this.options.maxBatchSize);
-    this.due = false;
     clearTimeout(this.timer);
     this.timer = undefined;
-    const head = this.queue[0];
-    if (head !== undefined) {
-      // The clock of the next batch started when its oldest item arrived, not now.
-      const remaining = head.enqueuedAt + this.options.maxWaitMs - Date.now();
-      if (remaining <= 0) this.due = true;
-      else this.armTimer(remaining);
-    }
+    const batch = this.queue.splice(0, this.options.maxBatchSize);
     this.options.onBatch?.(batch.length);
     this.inFlight = this.runBatch(batch).finally(() => {
       this.inFlight = undefined;
-      this.pump();
+      // What gathered meanwhile has waited a whole batch already: it goes now, timer or not.
+      this.dispatch();
     });
   }
 

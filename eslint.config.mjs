@@ -64,6 +64,8 @@ export default tseslint.config(
       '.venv-tools/**',
       // So does the CPU Triton's venv (scripts/triton-cpu-server.sh).
       '.venv-triton/**',
+      // And Milvus's (scripts/milvus-server.sh).
+      '.venv-milvus/**',
     ],
   },
   js.configs.recommended,

@@ -1,14 +1,14 @@
 import { dataPaths } from '@clip-search/config';
 import { IngestPipeline, SourceResolver } from '@clip-search/ingest';
 import { EmbeddedIngestQueue } from '@clip-search/queue-embedded';
-import { openEmbeddedVectorStore } from '@clip-search/store-embedded';
 import type { BackendContext, Backends } from './backend-gate';
 import { createEmbedder } from './create-embedder';
+import { openVectorStore } from './create-vector-store';
 
 /**
  * Embedded mode: the embedder EMBEDDER asks for (ONNX Runtime in this process, or Triton over gRPC), the
- * on-disk vector store and the in-process ingest queue, all under DATA_DIR. Whatever opened is closed
- * again when a later step fails.
+ * vector store VECTOR_STORE asks for (on disk under DATA_DIR, or Milvus) and the in-process ingest queue
+ * under DATA_DIR. Whatever opened is closed again when a later step fails.
  */
 export async function openEmbeddedBackends({ config, logger, metrics }: BackendContext): Promise<Backends> {
   const paths = dataPaths(config.dataDir);
@@ -22,13 +22,7 @@ export async function openEmbeddedBackends({ config, logger, metrics }: BackendC
   });
   try {
     const { id: modelId, dim } = embedder.info;
-    const store = await openEmbeddedVectorStore({
-      dir: paths.vectors,
-      dim,
-      modelId,
-      checkTimeoutMs: config.storeCheckTimeoutMs,
-      logger,
-    });
+    const store = await openVectorStore(config, { dim, modelId }, logger);
     try {
       const queue = await EmbeddedIngestQueue.open({
         dataDir: paths.jobs,
@@ -41,7 +35,7 @@ export async function openEmbeddedBackends({ config, logger, metrics }: BackendC
         store,
         queue,
         embedderBackend: config.inference.kind,
-        storeKind: 'embedded',
+        storeKind: config.vectorStore.kind,
         close: async () => {
           await queue.close();
           await store.close();

@@ -158,6 +158,40 @@ export const ENV = {
     'How long start-up waits for Triton and both models to be ready before it gives up.',
     int(1),
   ),
+
+  VECTOR_STORE: envVar(
+    'VECTOR_STORE',
+    'embedded',
+    '`embedded` (SQLite + HNSW under DATA_DIR) or `milvus` (a Milvus server at MILVUS_ADDRESS, shared by every gateway).',
+    oneOf(['embedded', 'milvus'] as const),
+  ),
+  MILVUS_ADDRESS: envVar(
+    'MILVUS_ADDRESS',
+    undefined,
+    'Milvus gRPC address, host:port (`https://host:port` for TLS), with VECTOR_STORE=milvus.',
+    nonEmpty(),
+  ),
+  MILVUS_TOKEN: envVar(
+    'MILVUS_TOKEN',
+    undefined,
+    'Milvus credentials: `user:password`, or an API key.',
+    nonEmpty(),
+  ),
+  MILVUS_DATABASE: envVar(
+    'MILVUS_DATABASE',
+    undefined,
+    "Milvus database; unset: Milvus's `default`.",
+    nonEmpty(),
+  ),
+  MILVUS_COLLECTION_PREFIX: envVar(
+    'MILVUS_COLLECTION_PREFIX',
+    'clip_search_',
+    "A model's vectors live in the collection named this prefix + the model id (other characters than letters, digits and `_` as `_`).",
+    matching(
+      /^[A-Za-z_][A-Za-z0-9_]*$/,
+      'must be letters, digits and underscores, not starting with a digit',
+    ),
+  ),
   HOST: envVar('HOST', '127.0.0.1', 'Address the gateway listens on (0.0.0.0 in containers).', nonEmpty()),
   PORT: envVar('PORT', '8080', 'Port the gateway listens on.', int(0, 65535)),
   AUTH: envVar(
@@ -330,10 +364,22 @@ export interface RateLimitPolicy {
   readonly burst: number;
 }
 
+/** VECTOR_STORE and, for Milvus, its MILVUS_* settings. */
+export type VectorStoreSettings =
+  | { readonly kind: 'embedded' }
+  | {
+      readonly kind: 'milvus';
+      readonly address: string;
+      readonly token: string | undefined;
+      readonly database: string | undefined;
+      readonly collectionPrefix: string;
+    };
+
 export interface AppConfig {
   readonly log: { readonly level: EnvValues['LOG_LEVEL']; readonly format: EnvValues['LOG_FORMAT'] };
   /** EMBEDDER and, for Triton, its TRITON_* settings. */
   readonly inference: InferenceSettings;
+  readonly vectorStore: VectorStoreSettings;
   readonly embedder: EmbedderConfig & { readonly hubEndpoint: string };
   readonly server: {
     readonly host: string;
@@ -399,6 +445,19 @@ function inferenceSettings(v: EnvValues): InferenceSettings | string {
   };
 }
 
+/** VECTOR_STORE and what its backend needs, or why it cannot be had (Milvus without MILVUS_ADDRESS). */
+function vectorStoreSettings(v: EnvValues): VectorStoreSettings | string {
+  if (v.VECTOR_STORE === 'embedded') return { kind: 'embedded' };
+  if (v.MILVUS_ADDRESS === undefined) return 'MILVUS_ADDRESS: required when VECTOR_STORE=milvus';
+  return {
+    kind: 'milvus',
+    address: v.MILVUS_ADDRESS,
+    token: v.MILVUS_TOKEN,
+    database: v.MILVUS_DATABASE,
+    collectionPrefix: v.MILVUS_COLLECTION_PREFIX,
+  };
+}
+
 /** The API key entries of API_KEYS and API_KEYS_FILE, with every problem of both. */
 function readApiKeys(v: EnvValues, problems: string[]): ApiKeyEntry[] {
   const lines = v.API_KEYS.map((text, i) => ({ source: `API_KEYS entry ${i + 1}`, text }));
@@ -454,13 +513,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems: string[] = [];
   const inference = inferenceSettings(v);
   if (typeof inference === 'string') problems.push(inference);
+  const vectorStore = vectorStoreSettings(v);
+  if (typeof vectorStore === 'string') problems.push(vectorStore);
   const keys = readApiKeys(v, problems);
   const authMode = resolveAuth(v, keys, problems);
-  if (problems.length > 0 || typeof inference === 'string') throw new ConfigError(problems);
+  if (problems.length > 0 || typeof inference === 'string' || typeof vectorStore === 'string')
+    throw new ConfigError(problems);
   const corpusDir = v.CORPUS_DIR === undefined ? DEMO_CORPUS_DIR : resolvePath(v.CORPUS_DIR);
   return {
     log: { level: v.LOG_LEVEL, format: v.LOG_FORMAT },
     inference,
+    vectorStore,
     embedder: {
       modelDir: v.CLIP_MODEL_DIR === undefined ? undefined : resolvePath(v.CLIP_MODEL_DIR),
       modelName: v.CLIP_MODEL,

@@ -64,6 +64,19 @@ describe('configuration from the environment', () => {
     });
   });
 
+  test('the vector store: embedded by default; Milvus needs its address', () => {
+    expect(loadConfig({}).vectorStore).toEqual({ kind: 'embedded' });
+    expect(() => loadConfig({ VECTOR_STORE: 'milvus' })).toThrow(/MILVUS_ADDRESS/);
+    expect(loadConfig({ VECTOR_STORE: 'milvus', MILVUS_ADDRESS: 'milvus:19530' }).vectorStore).toEqual({
+      kind: 'milvus',
+      address: 'milvus:19530',
+      token: undefined,
+      database: undefined,
+      collectionPrefix: 'clip_search_',
+    });
+    expect(() => loadConfig({ MILVUS_COLLECTION_PREFIX: 'clip-search' })).toThrow(/MILVUS_COLLECTION_PREFIX/);
+  });
+
   test('the README documents every variable, as `clip-search config` prints them', () => {
     const readme = fs.readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
     const block = /<!-- config:start -->\n([\s\S]*?)<!-- config:end -->/.exec(readme)?.[1];

@@ -38,6 +38,24 @@ function serve(
   return { child, url, exit, stderr: () => stderr };
 }
 
+/**
+ * Waits until the server's backends are open (/readyz 200): the server listens at once and answers 503
+ * while the model loads, which takes longer on a busy machine.
+ */
+async function untilReady(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await fetch(`${url}/readyz`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (Date.now() > deadline)
+      throw new Error(`${url} not ready after ${timeoutMs} ms (last status ${status})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 describe('clip-search serve, ingest and search', () => {
   let tmp: string;
   let corpus: string;
@@ -63,6 +81,7 @@ describe('clip-search serve, ingest and search', () => {
     });
     try {
       const url = await server.url;
+      await untilReady(url);
       const ingest = await run(['ingest', extra, '--wait', '--url', url]);
       expect(ingest.stderr).toContain('Indexing: 1/1 (0 skipped, 0 failed)');
       expect(ingest.code).toBe(0);

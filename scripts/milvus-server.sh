@@ -13,29 +13,13 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv-milvus
 REQUIREMENTS=tools/milvus/requirements.txt
-PYTHON="${PYTHON:-python3}"
-STAMP="$VENV/.requirements.sha256"
+NAME=milvus-server
+SKIPPED='the real-Milvus tests'
+# shellcheck source=lib/pinned-venv.sh
+. scripts/lib/pinned-venv.sh
 
-warn() { printf 'milvus-server: %s\n' "$*" >&2; }
-
-# Several test runs may start at once: one builds, the others wait for it.
-if command -v flock >/dev/null; then
-  exec 9>"$VENV.lock"
-  flock 9
-fi
-
-# Debian splits venv/ensurepip out of python3 (python3-venv): install it when missing and possible.
-venv_works() {
-  command -v "$PYTHON" >/dev/null && "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1
-}
-if ! venv_works && [ "$PYTHON" = python3 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  warn 'python3 or its venv module is missing: installing python3-venv with apt-get'
-  apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
-fi
-if ! venv_works; then
-  warn "no $PYTHON with venv and ensurepip: $VENV not created (the real-Milvus tests will be skipped)"
-  exit 0
-fi
+venv_lock
+venv_python_or_exit
 
 # What the packaged Milvus binary needs of this machine; empty when all is there.
 unusable="$("$PYTHON" - <<'PY'
@@ -47,27 +31,8 @@ elif libc != 'glibc':
     print(f'the packaged Milvus needs glibc, this is {libc or "no glibc"}')
 PY
 )"
-if [ -n "$unusable" ]; then
-  warn "$unusable: $VENV not created (the real-Milvus tests will be skipped)"
-  exit 0
-fi
+[ -z "$unusable" ] || venv_skip "$unusable"
 
-wanted="$("$PYTHON" - "$REQUIREMENTS" <<'PY'
-import hashlib, sys
-with open(sys.argv[1], 'rb') as f:
-    digest = hashlib.sha256(f.read()).hexdigest()
-print(f'{digest} python{sys.version_info[0]}.{sys.version_info[1]}')
-PY
-)"
-if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$wanted" ]; then
-  exit 0
-fi
-
-warn "building $VENV from $REQUIREMENTS (about 80 MB, 250 MB more once the server has run)"
-rm -f "$STAMP"
-"$PYTHON" -m venv --clear "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQUIREMENTS"
+venv_current_or_build bin/python "about 80 MB, 250 MB more once the server has run"
 version="$("$VENV/bin/python" -c 'import milvus; print("milvus", milvus.__version__)')"
-# Written last: an interrupted build leaves no stamp and is rebuilt next time.
-printf '%s\n' "$wanted" >"$STAMP"
-warn "$VENV ready ($version)"
+venv_stamp "$version"

@@ -14,29 +14,13 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv-triton
 REQUIREMENTS=triton-model-repo/cpu-server/requirements.txt
-PYTHON="${PYTHON:-python3}"
-STAMP="$VENV/.requirements.sha256"
+NAME=triton-cpu-server
+SKIPPED='the real-Triton tests'
+# shellcheck source=lib/pinned-venv.sh
+. scripts/lib/pinned-venv.sh
 
-warn() { printf 'triton-cpu-server: %s\n' "$*" >&2; }
-
-# Several test runs may start at once: one builds, the others wait for it.
-if command -v flock >/dev/null; then
-  exec 9>"$VENV.lock"
-  flock 9
-fi
-
-# Debian splits venv/ensurepip out of python3 (python3-venv): install it when missing and possible.
-venv_works() {
-  command -v "$PYTHON" >/dev/null && "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1
-}
-if ! venv_works && [ "$PYTHON" = python3 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  warn 'python3 or its venv module is missing: installing python3-venv with apt-get'
-  apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
-fi
-if ! venv_works; then
-  warn "no $PYTHON with venv and ensurepip: $VENV not created (the real-Triton tests will be skipped)"
-  exit 0
-fi
+venv_lock
+venv_python_or_exit
 
 # What the bundled tritonserver needs of this machine and this interpreter; empty when all is there.
 unusable="$("$PYTHON" - <<'EOF'
@@ -55,28 +39,9 @@ elif not any(s and '.so' in s and os.path.exists(os.path.join(libdir, s)) for s 
     print(f'{sys.executable} has no shared libpython in {libdir or "its LIBDIR"} (built without --enable-shared)')
 EOF
 )"
-if [ -n "$unusable" ]; then
-  warn "$unusable: $VENV not created (the real-Triton tests will be skipped)"
-  exit 0
-fi
+[ -z "$unusable" ] || venv_skip "$unusable"
 
-wanted="$("$PYTHON" - "$REQUIREMENTS" <<'EOF'
-import hashlib, sys
-with open(sys.argv[1], 'rb') as f:
-    digest = hashlib.sha256(f.read()).hexdigest()
-print(f'{digest} python{sys.version_info[0]}.{sys.version_info[1]}')
-EOF
-)"
-if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$wanted" ]; then
-  exit 0
-fi
-
-warn "building $VENV from $REQUIREMENTS (about 450 MB)"
-rm -f "$STAMP"
-"$PYTHON" -m venv --clear "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQUIREMENTS"
+venv_current_or_build bin/python "about 450 MB"
 version="$("$VENV/bin/python" -c 'import importlib.metadata as m, onnxruntime, pytriton.triton
 print("nvidia-pytriton", m.version("nvidia-pytriton"), "onnxruntime", onnxruntime.__version__)')"
-# Written last: an interrupted build leaves no stamp and is rebuilt next time.
-printf '%s\n' "$wanted" >"$STAMP"
-warn "$VENV ready ($version)"
+venv_stamp "$version"
